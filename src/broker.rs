@@ -1,0 +1,188 @@
+//! The broker: configuration, metadata and logs, and the operations that span them.
+//!
+//! Handlers call the broker; the broker calls the owning module. A topic change is written to
+//! the metadata log first (durably), then materialized as partition logs; at start-up the
+//! metadata image is replayed and every partition it names is opened, so a crash between the
+//! two steps is repaired by the next start.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::topic::LogConfig;
+use crate::config::{BrokerConfig, HostPort};
+use crate::error::{Error, Result};
+use crate::log::LogManager;
+use crate::log::partition_log::PartitionLog;
+use crate::metadata::{
+    MetadataSettings, MetadataStore, TopicImage, TopicPlan, TopicSpec, TopicTarget,
+};
+
+/// One broker.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    clock: Clock,
+    metadata: MetadataStore,
+    logs: Arc<LogManager>,
+    advertised: HostPort,
+}
+
+impl Broker {
+    /// Opens the data directory: metadata replay, then every partition log. Blocking.
+    pub fn open(config: BrokerConfig, clock: Clock, bound: SocketAddr) -> Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let metadata = MetadataStore::open(
+            &config.data_dir,
+            MetadataSettings {
+                node_id: config.node_id,
+                default_partitions: config.num_partitions,
+                default_replication_factor: config.default_replication_factor,
+            },
+            clock.clone(),
+        )?;
+        let logs = Arc::new(LogManager::open(&config.data_dir, clock.clone())?);
+        let image = metadata.image();
+        for topic in image.topics.values() {
+            let log_config = Arc::new(LogConfig::resolve(&config.topic_defaults, &topic.configs));
+            logs.ensure_partitions(
+                &topic.name,
+                topic.topic_id,
+                topic.partition_count(),
+                &log_config,
+            )?;
+        }
+        logs.finish_startup()?;
+        let advertised = advertised_address(&config, bound);
+        tracing::info!(
+            node_id = config.node_id, topics = image.topics.len(), partitions = image.total_partitions(),
+            advertised = %format!("{}:{}", advertised.host, advertised.port), "broker opened"
+        );
+        Ok(Self {
+            config,
+            clock,
+            metadata,
+            logs,
+            advertised,
+        })
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn metadata(&self) -> &MetadataStore {
+        &self.metadata
+    }
+
+    pub fn logs(&self) -> &Arc<LogManager> {
+        &self.logs
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.config.node_id
+    }
+
+    /// The address clients are told to connect to.
+    pub fn advertised(&self) -> &HostPort {
+        &self.advertised
+    }
+
+    /// The log of a partition this broker hosts.
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
+        self.logs.partition(topic, partition)
+    }
+
+    /// The effective log config of a topic.
+    pub fn log_config(&self, configs: &BTreeMap<String, String>) -> Arc<LogConfig> {
+        Arc::new(LogConfig::resolve(&self.config.topic_defaults, configs))
+    }
+
+    /// Creates topics: metadata first, then their partition logs.
+    pub async fn create_topics(
+        &self,
+        specs: &[TopicSpec],
+        validate_only: bool,
+    ) -> Vec<Result<TopicPlan>> {
+        let mut results = self.metadata.create_topics(specs, validate_only).await;
+        if validate_only {
+            return results;
+        }
+        for result in &mut results {
+            let Ok(plan) = result else { continue };
+            let logs = Arc::clone(&self.logs);
+            let (name, topic_id, count) =
+                (plan.name.clone(), plan.topic_id, plan.partition_count());
+            let log_config = self.log_config(&plan.configs);
+            let opened = tokio::task::spawn_blocking(move || {
+                logs.ensure_partitions(&name, topic_id, count, &log_config)
+            })
+            .await
+            .map_err(|error| Error::Internal(format!("partition creation task failed: {error}")));
+            if let Err(error) = opened.and_then(|opened| opened.map(drop)) {
+                tracing::error!(topic = plan.name, %error, "creating partition logs failed");
+                *result = Err(error);
+            } else {
+                tracing::info!(topic = plan.name, partitions = count, "topic created");
+            }
+        }
+        results
+    }
+
+    /// Deletes topics: metadata first, then their data.
+    pub async fn delete_topics(&self, targets: &[TopicTarget]) -> Vec<Result<Arc<TopicImage>>> {
+        let results = self.metadata.delete_topics(targets).await;
+        for topic in results.iter().flatten() {
+            let logs = Arc::clone(&self.logs);
+            let name = topic.name.clone();
+            let deleted = tokio::task::spawn_blocking(move || logs.delete_topic(&name)).await;
+            match deleted {
+                Ok(Ok(())) => tracing::info!(topic = topic.name, "topic deleted"),
+                Ok(Err(error)) => {
+                    tracing::error!(topic = topic.name, %error, "removing topic data failed")
+                }
+                Err(error) => {
+                    tracing::error!(topic = topic.name, %error, "topic removal task failed")
+                }
+            }
+        }
+        results
+    }
+
+    /// Flushes every log and records a clean shutdown. Blocking.
+    pub fn shutdown(&self) -> Result<()> {
+        self.logs.shutdown()?;
+        self.metadata.shutdown()
+    }
+}
+
+/// `advertised.listeners` if set, else the listener with its bound port; a wildcard host is
+/// replaced by the machine's host name.
+fn advertised_address(config: &BrokerConfig, bound: SocketAddr) -> HostPort {
+    if let Some(advertised) = &config.advertised_listener {
+        let port = if advertised.port == 0 {
+            bound.port()
+        } else {
+            advertised.port
+        };
+        return HostPort {
+            host: advertised.host.clone(),
+            port,
+        };
+    }
+    let host = match config.listener.host.as_str() {
+        "" | "0.0.0.0" | "::" => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".to_owned()),
+        host => host.to_owned(),
+    };
+    HostPort {
+        host,
+        port: bound.port(),
+    }
+}

@@ -1,0 +1,541 @@
+//! Broker configuration: command-line flags over a `server.properties` file (Kafka's key
+//! names) over built-in defaults, validated once at start.
+//!
+//! With no arguments the broker is the embedded default: one node (id 1) serving
+//! `127.0.0.1:9092` from `./riffle-data`. Unknown keys are warned about and ignored; invalid
+//! values stop start-up with a message naming the key.
+
+pub mod properties;
+pub mod topic;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use crate::limits;
+use topic::TopicDefaults;
+
+/// Command-line interface of the `riffle` binary.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "riffle",
+    version,
+    about = "A Kafka-wire-compatible message broker"
+)]
+pub struct Cli {
+    /// A Kafka-style server.properties file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides `listeners`), e.g. 127.0.0.1:9092.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Address clients are told to connect to (overrides `advertised.listeners`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertised_listener: Option<String>,
+    /// Data directory (overrides `log.dirs`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// This broker's node id (overrides `node.id`).
+    #[arg(long)]
+    pub node_id: Option<i32>,
+    /// Any config as KEY=VALUE with Kafka's key names; repeatable, applied last.
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid value '{value}' for {key}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Topic(#[from] crate::error::Error),
+}
+
+/// A host and port as written in a listener URL or flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl HostPort {
+    /// Address for `bind`/`connect`: an empty host means all interfaces.
+    pub fn bind_address(&self) -> String {
+        let host = if self.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            self.host.as_str()
+        };
+        if host.contains(':') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// The validated broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub listener: HostPort,
+    /// What Metadata tells clients; `None` advertises the listener (with its bound port).
+    pub advertised_listener: Option<HostPort>,
+    pub data_dir: PathBuf,
+    pub node_id: i32,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub socket_request_max_bytes: u32,
+    pub max_connections: usize,
+    pub queued_max_request_bytes: u64,
+    pub fetch_max_bytes: i32,
+    /// How often logs are checked against `flush.ms`.
+    pub log_flush_scheduler_interval_ms: u64,
+    /// How often the recovery-point checkpoint is written.
+    pub log_flush_offset_checkpoint_interval_ms: u64,
+    pub topic_defaults: TopicDefaults,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self::from_properties(&BTreeMap::new()).expect("defaults are valid")
+    }
+}
+
+/// Broker keys this broker reads (besides the topic-default synonyms in [`topic`]).
+const BROKER_KEYS: &[&str] = &[
+    "listeners",
+    "advertised.listeners",
+    "log.dirs",
+    "log.dir",
+    "node.id",
+    "broker.id",
+    "num.partitions",
+    "default.replication.factor",
+    "auto.create.topics.enable",
+    "socket.request.max.bytes",
+    "max.connections",
+    "queued.max.request.bytes",
+    "fetch.max.bytes",
+    "log.flush.scheduler.interval.ms",
+    "log.flush.offset.checkpoint.interval.ms",
+];
+
+impl BrokerConfig {
+    /// Builds the configuration from the command line (and the file it names).
+    pub fn load(cli: &Cli) -> Result<Self, ConfigError> {
+        let mut properties = match &cli.config {
+            Some(path) => read_properties(path)?,
+            None => BTreeMap::new(),
+        };
+        for assignment in &cli.overrides {
+            let (key, value) = assignment
+                .split_once('=')
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: "--override".into(),
+                    value: assignment.clone(),
+                    reason: "expected KEY=VALUE".into(),
+                })?;
+            properties.insert(key.trim().to_owned(), value.trim().to_owned());
+        }
+        if let Some(listen) = &cli.listen {
+            properties.insert("listeners".into(), format!("PLAINTEXT://{listen}"));
+        }
+        if let Some(advertised) = &cli.advertised_listener {
+            properties.insert(
+                "advertised.listeners".into(),
+                format!("PLAINTEXT://{advertised}"),
+            );
+        }
+        if let Some(dir) = &cli.data_dir {
+            properties.insert("log.dirs".into(), dir.display().to_string());
+        }
+        if let Some(node_id) = cli.node_id {
+            properties.insert("node.id".into(), node_id.to_string());
+        }
+        Self::from_properties(&properties)
+    }
+
+    /// Builds the configuration from Kafka-named properties.
+    pub fn from_properties(properties: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        warn_unknown_keys(properties);
+        let get = |keys: &[&'static str]| {
+            keys.iter()
+                .find_map(|key| properties.get(*key).map(|value| (*key, value)))
+        };
+        let listener = match get(&["listeners"]) {
+            Some((key, value)) => parse_listeners(key, value)?,
+            None => HostPort {
+                host: "127.0.0.1".into(),
+                port: 9092,
+            },
+        };
+        let advertised_listener = get(&["advertised.listeners"])
+            .map(|(key, value)| parse_listeners(key, value))
+            .transpose()?;
+        let data_dir = match get(&["log.dirs", "log.dir"]) {
+            Some((key, value)) => parse_data_dir(key, value)?,
+            None => PathBuf::from("./riffle-data"),
+        };
+        let config = Self {
+            listener,
+            advertised_listener,
+            data_dir,
+            node_id: number(get(&["node.id", "broker.id"]), 1, 0..=i64::from(i32::MAX))?,
+            num_partitions: number(
+                get(&["num.partitions"]),
+                1,
+                1..=i64::from(limits::PARTITIONS_PER_TOPIC_MAX),
+            )?,
+            default_replication_factor: number(
+                get(&["default.replication.factor"]),
+                1,
+                1..=i64::from(i16::MAX),
+            )?,
+            auto_create_topics_enable: boolean(get(&["auto.create.topics.enable"]), true)?,
+            socket_request_max_bytes: number(
+                get(&["socket.request.max.bytes"]),
+                limits::FRAME_SIZE_MAX_DEFAULT,
+                i64::from(limits::FRAME_SIZE_MIN)..=i64::from(i32::MAX),
+            )?,
+            max_connections: number(
+                get(&["max.connections"]),
+                limits::CONNECTIONS_MAX_DEFAULT,
+                1..=1_000_000,
+            )?,
+            queued_max_request_bytes: queued_bytes(get(&["queued.max.request.bytes"]))?,
+            fetch_max_bytes: number(
+                get(&["fetch.max.bytes"]),
+                limits::FETCH_RESPONSE_BYTES_MAX_DEFAULT,
+                1024..=i64::from(i32::MAX),
+            )?,
+            log_flush_scheduler_interval_ms: number(
+                get(&["log.flush.scheduler.interval.ms"]),
+                1000,
+                1..=i64::MAX,
+            )?,
+            log_flush_offset_checkpoint_interval_ms: number(
+                get(&["log.flush.offset.checkpoint.interval.ms"]),
+                60_000,
+                1..=i64::MAX,
+            )?,
+            topic_defaults: TopicDefaults::from_broker_properties(properties)?,
+        };
+        config.check_relations()?;
+        Ok(config)
+    }
+
+    fn check_relations(&self) -> Result<(), ConfigError> {
+        if self.queued_max_request_bytes < u64::from(self.socket_request_max_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "queued.max.request.bytes".into(),
+                value: self.queued_max_request_bytes.to_string(),
+                reason: "must be at least socket.request.max.bytes".into(),
+            });
+        }
+        let segment_bytes = self
+            .topic_defaults
+            .value("segment.bytes")
+            .unwrap_or_default();
+        if segment_bytes.parse::<u64>().unwrap_or(0) < 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                key: "log.segment.bytes".into(),
+                value: segment_bytes.into(),
+                reason: "must be at least 1048576".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(properties::parse(&text))
+}
+
+fn warn_unknown_keys(properties: &BTreeMap<String, String>) {
+    for key in properties.keys() {
+        let known = BROKER_KEYS.contains(&key.as_str())
+            || topic::TOPIC_CONFIGS
+                .iter()
+                .any(|def| def.synonyms.iter().any(|synonym| synonym.broker_key == key));
+        if !known {
+            tracing::warn!(key, "unknown or unsupported config key, ignored");
+        }
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+fn number<T: TryFrom<i64>>(
+    entry: Option<(&str, &String)>,
+    default: T,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<T, ConfigError> {
+    let Some((key, value)) = entry else {
+        return Ok(default);
+    };
+    let parsed: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not an integer"))?;
+    if !range.contains(&parsed) {
+        return Err(invalid(
+            key,
+            value,
+            format!("must be in {}..={}", range.start(), range.end()),
+        ));
+    }
+    T::try_from(parsed).map_err(|_| invalid(key, value, "out of range"))
+}
+
+fn boolean(entry: Option<(&str, &String)>, default: bool) -> Result<bool, ConfigError> {
+    let Some((key, value)) = entry else {
+        return Ok(default);
+    };
+    topic::parse_bool(value).map_err(|reason| invalid(key, value, reason))
+}
+
+fn queued_bytes(entry: Option<(&str, &String)>) -> Result<u64, ConfigError> {
+    match entry {
+        // Kafka's -1 means unbounded; Riffle keeps a bound and uses its default.
+        Some((_, value)) if value.trim() == "-1" => Ok(limits::QUEUED_REQUEST_BYTES_MAX_DEFAULT),
+        other => number(
+            other,
+            limits::QUEUED_REQUEST_BYTES_MAX_DEFAULT,
+            1..=i64::MAX,
+        ),
+    }
+}
+
+fn parse_data_dir(key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+    let dirs: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|dir| !dir.is_empty())
+        .collect();
+    match dirs.as_slice() {
+        [dir] => Ok(PathBuf::from(dir)),
+        [] => Err(invalid(key, value, "no directory given")),
+        _ => Err(invalid(
+            key,
+            value,
+            "Riffle stores data in one directory; give exactly one",
+        )),
+    }
+}
+
+/// Parses Kafka's `listeners` list and picks the client listener: the one named PLAINTEXT, or
+/// else the first that is not the controller's.
+fn parse_listeners(key: &str, value: &str) -> Result<HostPort, ConfigError> {
+    let mut chosen = None;
+    for entry in value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
+        let (name, address) = entry
+            .split_once("://")
+            .ok_or_else(|| invalid(key, value, format!("'{entry}' is not NAME://HOST:PORT")))?;
+        let host_port = parse_host_port(address).map_err(|reason| invalid(key, value, reason))?;
+        match name {
+            "PLAINTEXT" => return Ok(host_port),
+            "CONTROLLER" => tracing::warn!(listener = entry, "controller listener ignored"),
+            "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
+                return Err(invalid(
+                    key,
+                    value,
+                    "only PLAINTEXT listeners are supported",
+                ));
+            }
+            _ if chosen.is_none() => chosen = Some(host_port),
+            _ => tracing::warn!(listener = entry, "extra listener ignored"),
+        }
+    }
+    chosen.ok_or_else(|| invalid(key, value, "no client listener"))
+}
+
+/// Parses `host:port`, `:port` or `[v6]:port`.
+pub fn parse_host_port(address: &str) -> Result<HostPort, String> {
+    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+        let (host, port) = rest.split_once("]:").ok_or("bad IPv6 address")?;
+        (host, port)
+    } else {
+        address
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{address}' has no port"))?
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("bad port in '{address}'"))?;
+    Ok(HostPort {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
+        let properties = pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        BrokerConfig::from_properties(&properties)
+    }
+
+    #[test]
+    fn the_embedded_default() {
+        let config = BrokerConfig::default();
+        assert_eq!(
+            config.listener,
+            HostPort {
+                host: "127.0.0.1".into(),
+                port: 9092
+            }
+        );
+        assert_eq!(config.data_dir, PathBuf::from("./riffle-data"));
+        assert_eq!(config.node_id, 1);
+        assert_eq!(config.num_partitions, 1);
+        assert!(config.auto_create_topics_enable);
+        assert_eq!(config.socket_request_max_bytes, 100 * 1024 * 1024);
+    }
+
+    #[test]
+    fn kafka_keys_are_read() {
+        let config = config(&[
+            ("listeners", "PLAINTEXT://0.0.0.0:19092,CONTROLLER://:9093"),
+            ("advertised.listeners", "PLAINTEXT://broker1:19092"),
+            ("log.dirs", "/var/lib/riffle"),
+            ("node.id", "7"),
+            ("num.partitions", "6"),
+            ("auto.create.topics.enable", "false"),
+            ("log.segment.bytes", "2097152"),
+            ("message.max.bytes", "2000000"),
+            ("log.flush.interval.messages", "1"),
+            ("log.flush.interval.ms", "1000"),
+            ("socket.request.max.bytes", "1048576"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.listener,
+            HostPort {
+                host: "0.0.0.0".into(),
+                port: 19092
+            }
+        );
+        assert_eq!(
+            config.advertised_listener,
+            Some(HostPort {
+                host: "broker1".into(),
+                port: 19092
+            })
+        );
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/riffle"));
+        assert_eq!(config.node_id, 7);
+        assert_eq!(config.num_partitions, 6);
+        assert!(!config.auto_create_topics_enable);
+        assert_eq!(config.socket_request_max_bytes, 1_048_576);
+        let log = topic::LogConfig::resolve(&config.topic_defaults, &BTreeMap::new());
+        assert_eq!(log.segment_bytes, 2_097_152);
+        assert_eq!(log.max_message_bytes, 2_000_000);
+        assert_eq!(log.flush_messages, 1);
+        assert_eq!(log.flush_ms, 1000);
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_the_key() {
+        for (key, value) in [
+            ("num.partitions", "0"),
+            ("num.partitions", "many"),
+            ("node.id", "-3"),
+            ("auto.create.topics.enable", "maybe"),
+            ("socket.request.max.bytes", "5"),
+            ("listeners", "127.0.0.1:9092"),
+            ("listeners", "SSL://:9093"),
+            ("log.dirs", "/a,/b"),
+            ("log.segment.bytes", "1000"),
+            ("message.max.bytes", "-5"),
+        ] {
+            let error = config(&[(key, value)]).unwrap_err().to_string();
+            assert!(error.contains(key), "{key}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn cli_flags_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.properties");
+        std::fs::write(
+            &path,
+            "listeners=PLAINTEXT://127.0.0.1:1111\nnum.partitions=4\n",
+        )
+        .unwrap();
+        let cli = Cli {
+            config: Some(path),
+            listen: Some("127.0.0.1:2222".into()),
+            overrides: vec!["num.partitions=5".into()],
+            ..Cli::default()
+        };
+        let config = BrokerConfig::load(&cli).unwrap();
+        assert_eq!(config.listener.port, 2222);
+        assert_eq!(config.num_partitions, 5);
+    }
+
+    #[test]
+    fn host_ports_parse() {
+        assert_eq!(
+            parse_host_port(":9092").unwrap(),
+            HostPort {
+                host: String::new(),
+                port: 9092
+            }
+        );
+        assert_eq!(
+            parse_host_port("[::1]:9092").unwrap(),
+            HostPort {
+                host: "::1".into(),
+                port: 9092
+            }
+        );
+        assert!(parse_host_port("nohost").is_err());
+        assert_eq!(
+            HostPort {
+                host: String::new(),
+                port: 1
+            }
+            .bind_address(),
+            "0.0.0.0:1"
+        );
+        assert_eq!(
+            HostPort {
+                host: "::1".into(),
+                port: 1
+            }
+            .bind_address(),
+            "[::1]:1"
+        );
+    }
+}

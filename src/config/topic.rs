@@ -1,0 +1,652 @@
+//! The registry of topic-level configs: Kafka's names, types, defaults, validators and the
+//! broker keys that supply each default; plus [`LogConfig`], the typed values a partition log
+//! runs with.
+//!
+//! A topic's effective value for a key is its override if set, else the broker's value for the
+//! key's synonym (`log.segment.bytes` for `segment.bytes`), else Kafka's default. Every key in
+//! [`TOPIC_CONFIGS`] is validated and stored; those [`LogConfig`] carries are honoured by the
+//! log engine now, the rest take effect in the issues that build their features (retention,
+//! compaction, replication).
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::types::TimestampType;
+
+/// A config value's type, as Kafka's `ConfigDef.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean,
+    Int,
+    Long,
+    Double,
+    String,
+    List,
+}
+
+/// The constraint a value must meet, as Kafka's `ConfigDef.Validator`.
+#[derive(Debug, Clone, Copy)]
+pub enum Validator {
+    None,
+    AtLeast(i64),
+    Between(f64, f64),
+    OneOf(&'static [&'static str]),
+    ListOf(&'static [&'static str]),
+}
+
+/// A broker key that supplies a topic config's default, with the factor that converts its
+/// unit to the topic key's (hours to ms is 3,600,000).
+#[derive(Debug, Clone, Copy)]
+pub struct Synonym {
+    pub broker_key: &'static str,
+    pub factor: i64,
+}
+
+const fn same(broker_key: &'static str) -> Synonym {
+    Synonym {
+        broker_key,
+        factor: 1,
+    }
+}
+
+/// One topic config.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicConfigDef {
+    pub name: &'static str,
+    pub ty: ConfigType,
+    pub default: &'static str,
+    pub validator: Validator,
+    /// Broker keys that set the default, highest precedence first.
+    pub synonyms: &'static [Synonym],
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+const HOUR_MS: i64 = 3_600_000;
+const MINUTE_MS: i64 = 60_000;
+
+const fn def(
+    name: &'static str,
+    ty: ConfigType,
+    default: &'static str,
+    validator: Validator,
+    synonyms: &'static [Synonym],
+) -> TopicConfigDef {
+    TopicConfigDef {
+        name,
+        ty,
+        default,
+        validator,
+        synonyms,
+    }
+}
+
+use ConfigType::{Boolean, Double, Int, List, Long, String as Str};
+use Validator::{AtLeast, Between, OneOf};
+
+/// Every topic config Kafka 4.x defines (LogConfig), alphabetical.
+pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    def(
+        "cleanup.policy",
+        List,
+        "delete",
+        Validator::ListOf(&["compact", "delete"]),
+        &[same("log.cleanup.policy")],
+    ),
+    def(
+        "compression.gzip.level",
+        Int,
+        "-1",
+        Validator::None,
+        &[same("compression.gzip.level")],
+    ),
+    def(
+        "compression.lz4.level",
+        Int,
+        "9",
+        Validator::None,
+        &[same("compression.lz4.level")],
+    ),
+    def(
+        "compression.type",
+        Str,
+        "producer",
+        OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
+        &[same("compression.type")],
+    ),
+    def(
+        "compression.zstd.level",
+        Int,
+        "3",
+        Validator::None,
+        &[same("compression.zstd.level")],
+    ),
+    def(
+        "delete.retention.ms",
+        Long,
+        "86400000",
+        AtLeast(0),
+        &[same("log.cleaner.delete.retention.ms")],
+    ),
+    def(
+        "file.delete.delay.ms",
+        Long,
+        "60000",
+        AtLeast(0),
+        &[same("log.segment.delete.delay.ms")],
+    ),
+    def(
+        "flush.messages",
+        Long,
+        LONG_MAX,
+        AtLeast(1),
+        &[same("log.flush.interval.messages")],
+    ),
+    def(
+        "flush.ms",
+        Long,
+        LONG_MAX,
+        AtLeast(0),
+        &[
+            same("log.flush.interval.ms"),
+            same("log.flush.scheduler.interval.ms"),
+        ],
+    ),
+    def(
+        "follower.replication.throttled.replicas",
+        List,
+        "",
+        Validator::None,
+        &[],
+    ),
+    def(
+        "index.interval.bytes",
+        Int,
+        "4096",
+        AtLeast(0),
+        &[same("log.index.interval.bytes")],
+    ),
+    def(
+        "leader.replication.throttled.replicas",
+        List,
+        "",
+        Validator::None,
+        &[],
+    ),
+    def(
+        "local.retention.bytes",
+        Long,
+        "-2",
+        AtLeast(-2),
+        &[same("log.local.retention.bytes")],
+    ),
+    def(
+        "local.retention.ms",
+        Long,
+        "-2",
+        AtLeast(-2),
+        &[same("log.local.retention.ms")],
+    ),
+    def(
+        "max.compaction.lag.ms",
+        Long,
+        LONG_MAX,
+        AtLeast(1),
+        &[same("log.cleaner.max.compaction.lag.ms")],
+    ),
+    def(
+        "max.message.bytes",
+        Int,
+        "1048588",
+        AtLeast(0),
+        &[same("message.max.bytes")],
+    ),
+    def(
+        "message.timestamp.after.max.ms",
+        Long,
+        LONG_MAX,
+        AtLeast(0),
+        &[same("log.message.timestamp.after.max.ms")],
+    ),
+    def(
+        "message.timestamp.before.max.ms",
+        Long,
+        LONG_MAX,
+        AtLeast(0),
+        &[same("log.message.timestamp.before.max.ms")],
+    ),
+    def(
+        "message.timestamp.type",
+        Str,
+        "CreateTime",
+        OneOf(&["CreateTime", "LogAppendTime"]),
+        &[same("log.message.timestamp.type")],
+    ),
+    def(
+        "min.cleanable.dirty.ratio",
+        Double,
+        "0.5",
+        Between(0.0, 1.0),
+        &[same("log.cleaner.min.cleanable.ratio")],
+    ),
+    def(
+        "min.compaction.lag.ms",
+        Long,
+        "0",
+        AtLeast(0),
+        &[same("log.cleaner.min.compaction.lag.ms")],
+    ),
+    def(
+        "min.insync.replicas",
+        Int,
+        "1",
+        AtLeast(1),
+        &[same("min.insync.replicas")],
+    ),
+    def(
+        "preallocate",
+        Boolean,
+        "false",
+        Validator::None,
+        &[same("log.preallocate")],
+    ),
+    def(
+        "remote.log.copy.disable",
+        Boolean,
+        "false",
+        Validator::None,
+        &[],
+    ),
+    def(
+        "remote.log.delete.on.disable",
+        Boolean,
+        "false",
+        Validator::None,
+        &[],
+    ),
+    def(
+        "remote.storage.enable",
+        Boolean,
+        "false",
+        Validator::None,
+        &[],
+    ),
+    def(
+        "retention.bytes",
+        Long,
+        "-1",
+        Validator::None,
+        &[same("log.retention.bytes")],
+    ),
+    def(
+        "retention.ms",
+        Long,
+        "604800000",
+        AtLeast(-1),
+        &[
+            same("log.retention.ms"),
+            Synonym {
+                broker_key: "log.retention.minutes",
+                factor: MINUTE_MS,
+            },
+            Synonym {
+                broker_key: "log.retention.hours",
+                factor: HOUR_MS,
+            },
+        ],
+    ),
+    def(
+        "segment.bytes",
+        Int,
+        "1073741824",
+        AtLeast(14),
+        &[same("log.segment.bytes")],
+    ),
+    def(
+        "segment.index.bytes",
+        Int,
+        "10485760",
+        AtLeast(4),
+        &[same("log.index.size.max.bytes")],
+    ),
+    def(
+        "segment.jitter.ms",
+        Long,
+        "0",
+        AtLeast(0),
+        &[
+            same("log.roll.jitter.ms"),
+            Synonym {
+                broker_key: "log.roll.jitter.hours",
+                factor: HOUR_MS,
+            },
+        ],
+    ),
+    def(
+        "segment.ms",
+        Long,
+        "604800000",
+        AtLeast(1),
+        &[
+            same("log.roll.ms"),
+            Synonym {
+                broker_key: "log.roll.hours",
+                factor: HOUR_MS,
+            },
+        ],
+    ),
+    def(
+        "unclean.leader.election.enable",
+        Boolean,
+        "false",
+        Validator::None,
+        &[same("unclean.leader.election.enable")],
+    ),
+];
+
+/// The definition of `name`, if it is a topic config.
+pub fn definition(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|def| def.name == name)
+}
+
+/// Checks a topic config assignment. Errors are INVALID_CONFIG naming the key.
+pub fn validate(name: &str, value: Option<&str>) -> Result<()> {
+    let def = definition(name)
+        .ok_or_else(|| Error::InvalidConfig(format!("Unknown topic config name: {name}")))?;
+    let Some(value) = value else {
+        return Err(Error::InvalidConfig(format!(
+            "Null value not supported for topic config: {name}"
+        )));
+    };
+    check_value(def, value).map_err(|reason| {
+        Error::InvalidConfig(format!(
+            "Invalid value {value} for configuration {name}: {reason}"
+        ))
+    })
+}
+
+fn check_value(def: &TopicConfigDef, value: &str) -> std::result::Result<(), String> {
+    let value = value.trim();
+    let number = match def.ty {
+        Boolean => return parse_bool(value).map(drop),
+        Int => Some(
+            value
+                .parse::<i32>()
+                .map(i64::from)
+                .map_err(|_| "not a 32-bit integer")?,
+        ),
+        Long => Some(value.parse::<i64>().map_err(|_| "not a 64-bit integer")?),
+        Double => {
+            let double = value.parse::<f64>().map_err(|_| "not a number")?;
+            if let Between(low, high) = def.validator {
+                if !(low..=high).contains(&double) {
+                    return Err(format!("value must be between {low} and {high}"));
+                }
+            }
+            return Ok(());
+        }
+        Str | List => None,
+    };
+    match (def.validator, number) {
+        (AtLeast(minimum), Some(number)) if number < minimum => {
+            Err(format!("value must be at least {minimum}"))
+        }
+        (OneOf(allowed), _) if !allowed.contains(&value) => {
+            Err(format!("String must be one of: {}", allowed.join(", ")))
+        }
+        (Validator::ListOf(allowed), _) => check_list(value, allowed),
+        _ => Ok(()),
+    }
+}
+
+fn check_list(value: &str, allowed: &[&str]) -> std::result::Result<(), String> {
+    for item in value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        if !allowed.contains(&item) {
+            return Err(format!(
+                "Invalid value {item} for list: must be one of {}",
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Kafka's boolean parsing: `true` or `false`, any case.
+pub fn parse_bool(value: &str) -> std::result::Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("expected true or false, not {value}")),
+    }
+}
+
+/// Topic config defaults derived from the broker's properties: topic key -> value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TopicDefaults {
+    values: BTreeMap<&'static str, String>,
+    /// Keys whose default a broker property set (the rest are Kafka's defaults).
+    broker_set: std::collections::BTreeSet<&'static str>,
+}
+
+impl TopicDefaults {
+    /// Resolves every topic key's default from broker properties (synonyms in precedence
+    /// order, with unit conversion) or Kafka's default. Broker values are validated with the
+    /// topic key's rules; an error names the broker key.
+    pub fn from_broker_properties(properties: &BTreeMap<String, String>) -> Result<Self> {
+        let mut values = BTreeMap::new();
+        let mut broker_set = std::collections::BTreeSet::new();
+        for def in TOPIC_CONFIGS {
+            let value = match broker_value(def, properties)? {
+                Some(value) => {
+                    broker_set.insert(def.name);
+                    value
+                }
+                None => def.default.to_owned(),
+            };
+            values.insert(def.name, value);
+        }
+        Ok(Self { values, broker_set })
+    }
+
+    /// Whether a broker property set this key's default.
+    pub fn is_broker_set(&self, name: &str) -> bool {
+        self.broker_set.contains(name)
+    }
+
+    /// The default for a topic key.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// Every topic key with its default.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.values
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+    }
+}
+
+fn broker_value(
+    def: &TopicConfigDef,
+    properties: &BTreeMap<String, String>,
+) -> Result<Option<String>> {
+    for synonym in def.synonyms {
+        let Some(raw) = properties.get(synonym.broker_key) else {
+            continue;
+        };
+        let value = if synonym.factor == 1 {
+            raw.trim().to_owned()
+        } else {
+            let number: i64 = raw.trim().parse().map_err(|_| {
+                Error::InvalidConfig(format!(
+                    "Invalid value {raw} for configuration {}",
+                    synonym.broker_key
+                ))
+            })?;
+            number.saturating_mul(synonym.factor).to_string()
+        };
+        check_value(def, &value).map_err(|reason| {
+            Error::InvalidConfig(format!(
+                "Invalid value {raw} for configuration {}: {reason}",
+                synonym.broker_key
+            ))
+        })?;
+        return Ok(Some(value));
+    }
+    Ok(None)
+}
+
+/// The typed configuration a partition log runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub segment_jitter_ms: i64,
+    pub segment_index_bytes: u64,
+    pub index_interval_bytes: u64,
+    pub max_message_bytes: usize,
+    pub timestamp_type: TimestampType,
+    pub flush_messages: u64,
+    pub flush_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub file_delete_delay_ms: i64,
+}
+
+impl LogConfig {
+    /// The effective config for a topic with `overrides` (already validated) over `defaults`.
+    pub fn resolve(defaults: &TopicDefaults, overrides: &BTreeMap<String, String>) -> Self {
+        let value = |name: &str| -> &str {
+            overrides
+                .get(name)
+                .map(String::as_str)
+                .or_else(|| defaults.value(name))
+                .unwrap_or_else(|| definition(name).expect("registered key").default)
+        };
+        let number = |name: &str| -> i64 { value(name).trim().parse().expect("validated number") };
+        let unsigned = |name: &str| -> u64 { u64::try_from(number(name)).unwrap_or(0) };
+        Self {
+            segment_bytes: unsigned("segment.bytes"),
+            segment_ms: number("segment.ms"),
+            segment_jitter_ms: number("segment.jitter.ms"),
+            segment_index_bytes: unsigned("segment.index.bytes"),
+            index_interval_bytes: unsigned("index.interval.bytes"),
+            max_message_bytes: usize::try_from(number("max.message.bytes")).unwrap_or(0),
+            timestamp_type: if value("message.timestamp.type") == "LogAppendTime" {
+                TimestampType::LogAppendTime
+            } else {
+                TimestampType::CreateTime
+            },
+            flush_messages: unsigned("flush.messages"),
+            flush_ms: number("flush.ms"),
+            retention_ms: number("retention.ms"),
+            retention_bytes: number("retention.bytes"),
+            file_delete_delay_ms: number("file.delete.delay.ms"),
+        }
+    }
+
+    /// Kafka's defaults, for tests and for logs the broker owns.
+    pub fn kafka_defaults() -> Self {
+        Self::resolve(&TopicDefaults::default(), &BTreeMap::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn properties(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn kafka_defaults_resolve() {
+        let config = LogConfig::kafka_defaults();
+        assert_eq!(config.segment_bytes, 1 << 30);
+        assert_eq!(config.segment_ms, 7 * 24 * HOUR_MS);
+        assert_eq!(config.max_message_bytes, 1_048_588);
+        assert_eq!(config.index_interval_bytes, 4096);
+        assert_eq!(config.segment_index_bytes, 10 * 1024 * 1024);
+        assert_eq!(config.flush_messages, u64::try_from(i64::MAX).unwrap());
+        assert_eq!(config.timestamp_type, TimestampType::CreateTime);
+    }
+
+    #[test]
+    fn broker_synonyms_set_defaults_with_units() {
+        let defaults = TopicDefaults::from_broker_properties(&properties(&[
+            ("log.retention.hours", "2"),
+            ("log.segment.bytes", "2097152"),
+            ("message.max.bytes", "5000"),
+            ("log.roll.hours", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(defaults.value("retention.ms"), Some("7200000"));
+        let config = LogConfig::resolve(&defaults, &BTreeMap::new());
+        assert_eq!(config.segment_bytes, 2_097_152);
+        assert_eq!(config.max_message_bytes, 5000);
+        assert_eq!(config.segment_ms, HOUR_MS);
+    }
+
+    #[test]
+    fn the_most_precise_synonym_wins() {
+        let defaults = TopicDefaults::from_broker_properties(&properties(&[
+            ("log.retention.hours", "2"),
+            ("log.retention.ms", "1234"),
+        ]))
+        .unwrap();
+        assert_eq!(defaults.value("retention.ms"), Some("1234"));
+    }
+
+    #[test]
+    fn overrides_beat_defaults() {
+        let overrides = properties(&[
+            ("segment.bytes", "1000"),
+            ("message.timestamp.type", "LogAppendTime"),
+        ]);
+        let config = LogConfig::resolve(&TopicDefaults::default(), &overrides);
+        assert_eq!(config.segment_bytes, 1000);
+        assert_eq!(config.timestamp_type, TimestampType::LogAppendTime);
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let unknown = validate("no.such.config", Some("1")).unwrap_err();
+        assert_eq!(unknown.code(), 40);
+        assert!(unknown.to_string().contains("no.such.config"));
+        let bad = validate("segment.bytes", Some("abc")).unwrap_err();
+        assert!(bad.to_string().contains("segment.bytes"), "{bad}");
+        assert!(validate("segment.bytes", Some("13")).is_err());
+        assert!(validate("segment.bytes", Some("14")).is_ok());
+        assert!(
+            validate("segment.bytes", Some("3000000000")).is_err(),
+            "int overflow"
+        );
+        assert!(validate("cleanup.policy", Some("compact,delete")).is_ok());
+        assert!(validate("cleanup.policy", Some("compact,shred")).is_err());
+        assert!(validate("message.timestamp.type", Some("LogAppendTime")).is_ok());
+        assert!(validate("message.timestamp.type", Some("Whenever")).is_err());
+        assert!(validate("min.cleanable.dirty.ratio", Some("1.5")).is_err());
+        assert!(validate("preallocate", Some("TRUE")).is_ok());
+        assert!(validate("preallocate", Some("yes")).is_err());
+        assert!(validate("retention.ms", None).is_err());
+    }
+
+    #[test]
+    fn invalid_broker_values_are_refused_naming_the_broker_key() {
+        let error = TopicDefaults::from_broker_properties(&properties(&[(
+            "log.flush.interval.messages",
+            "0",
+        )]))
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("log.flush.interval.messages"),
+            "{error}"
+        );
+    }
+}

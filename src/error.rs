@@ -1,0 +1,151 @@
+//! The broker's one error type and its one mapping to Kafka error codes.
+//!
+//! Every expected failure on a request path is a variant here; [`Error::code`] is the only
+//! place that decides which Kafka error code a client sees. Variants carry enough context for
+//! the `tracing` line that explains the failure and for the response's `error_message`.
+
+use kafka_protocol::ResponseError;
+
+use crate::types::TopicPartition;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown topic or partition {0}")]
+    UnknownTopicOrPartition(String),
+    #[error("unknown topic id {0}")]
+    UnknownTopicId(uuid::Uuid),
+    #[error(
+        "offset {offset} of {topic_partition} is outside [{log_start_offset}, {log_end_offset}]"
+    )]
+    OffsetOutOfRange {
+        topic_partition: TopicPartition,
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("corrupt record batch: {0}")]
+    CorruptMessage(String),
+    #[error("record batch of {size} bytes exceeds the limit of {max} bytes")]
+    MessageTooLarge { size: usize, max: usize },
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    #[error("{0}")]
+    InvalidTopic(String),
+    #[error("topic '{0}' already exists")]
+    TopicAlreadyExists(String),
+    #[error("{0}")]
+    InvalidPartitions(String),
+    #[error("{0}")]
+    InvalidReplicationFactor(String),
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("unsupported version {version} of api {api_key}")]
+    UnsupportedVersion { api_key: i16, version: i16 },
+    #[error("{0}")]
+    UnsupportedCompressionType(String),
+    #[error("acks must be -1, 0 or 1, not {0}")]
+    InvalidRequiredAcks(i16),
+    #[error("{0}")]
+    InvalidTxnState(String),
+    #[error("transactional batches need a transactional id")]
+    TransactionalIdAuthorizationFailed,
+    #[error("leader epoch {requested} is older than the current epoch {current}")]
+    FencedLeaderEpoch { requested: i32, current: i32 },
+    #[error("leader epoch {requested} is newer than the current epoch {current}")]
+    UnknownLeaderEpoch { requested: i32, current: i32 },
+    #[error("endpoint type {0} is not served by a broker")]
+    MismatchedEndpointType(i8),
+    #[error("storage error: {0}")]
+    Storage(#[from] std::io::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The Kafka error code a client sees for this error.
+    pub fn code(&self) -> i16 {
+        self.response_error().code()
+    }
+
+    fn response_error(&self) -> ResponseError {
+        match self {
+            Error::UnknownTopicOrPartition(_) => ResponseError::UnknownTopicOrPartition,
+            Error::UnknownTopicId(_) => ResponseError::UnknownTopicId,
+            Error::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            Error::CorruptMessage(_) => ResponseError::CorruptMessage,
+            Error::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+            Error::InvalidRecord(_) => ResponseError::InvalidRecord,
+            Error::InvalidTopic(_) => ResponseError::InvalidTopicException,
+            Error::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
+            Error::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            Error::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            Error::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+            Error::InvalidConfig(_) => ResponseError::InvalidConfig,
+            Error::InvalidRequest(_) => ResponseError::InvalidRequest,
+            Error::UnsupportedVersion { .. } => ResponseError::UnsupportedVersion,
+            Error::UnsupportedCompressionType(_) => ResponseError::UnsupportedCompressionType,
+            Error::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
+            Error::InvalidTxnState(_) => ResponseError::InvalidTxnState,
+            Error::TransactionalIdAuthorizationFailed => {
+                ResponseError::TransactionalIdAuthorizationFailed
+            }
+            Error::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
+            Error::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
+            Error::MismatchedEndpointType(_) => ResponseError::MismatchedEndpointType,
+            Error::Storage(_) => ResponseError::KafkaStorageError,
+            Error::Internal(_) => ResponseError::UnknownServerError,
+        }
+    }
+
+    /// The text for a response's `error_message` field.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// The code for "no error".
+pub const NONE: i16 = 0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_kafka() {
+        assert_eq!(Error::UnknownTopicOrPartition("t".into()).code(), 3);
+        assert_eq!(Error::CorruptMessage("crc".into()).code(), 2);
+        assert_eq!(Error::MessageTooLarge { size: 2, max: 1 }.code(), 10);
+        assert_eq!(Error::InvalidTopic("x".into()).code(), 17);
+        assert_eq!(Error::InvalidRequiredAcks(3).code(), 21);
+        assert_eq!(Error::TopicAlreadyExists("t".into()).code(), 36);
+        assert_eq!(Error::InvalidPartitions("p".into()).code(), 37);
+        assert_eq!(Error::InvalidReplicationFactor("r".into()).code(), 38);
+        assert_eq!(Error::InvalidConfig("c".into()).code(), 40);
+        assert_eq!(Error::InvalidRequest("r".into()).code(), 42);
+        assert_eq!(Error::Storage(std::io::Error::other("disk")).code(), 56);
+        assert_eq!(
+            Error::FencedLeaderEpoch {
+                requested: 0,
+                current: 1
+            }
+            .code(),
+            74
+        );
+        assert_eq!(
+            Error::UnknownLeaderEpoch {
+                requested: 2,
+                current: 1
+            }
+            .code(),
+            75
+        );
+        assert_eq!(Error::InvalidRecord("r".into()).code(), 87);
+        assert_eq!(Error::UnknownTopicId(uuid::Uuid::nil()).code(), 100);
+    }
+}

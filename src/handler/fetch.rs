@@ -1,0 +1,227 @@
+//! Fetch (key 1): read whole batches from each partition, long-polling for `min_bytes`.
+//!
+//! Long poll: before each read the handler subscribes to every requested partition's high
+//! watermark; if the read found fewer than `min_bytes` and `max_wait_ms` has not passed, it
+//! sleeps until a watched high watermark moves, the deadline passes, or the broker shuts down,
+//! then reads again. No thread is held and nothing spins.
+//!
+//! Limits: the response holds at most `max_bytes` (capped by the broker's `fetch.max.bytes`)
+//! and each partition at most `partition_max_bytes`, in whole batches; the first batch of the
+//! first partition with data is returned even when larger (KIP-74). Records are never null
+//! (librdkafka rejects a null record set).
+//!
+//! Fetch sessions (KIP-227): Riffle answers every full fetch without creating a session
+//! (session id 0), which Kafka also does when its session cache is full; clients then keep
+//! sending full fetches. An incremental fetch (non-zero session id) gets
+//! FETCH_SESSION_ID_NOT_FOUND.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::{RequestContext, check_leader_epoch};
+use crate::error::{Error, Result};
+use crate::limits::FETCH_WAIT_MS_MAX;
+use crate::log::partition_log::{LogRead, PartitionLog, ReadResult};
+use crate::types::IsolationLevel;
+
+/// One partition of the request, resolved.
+struct Target {
+    partition: i32,
+    fetch_offset: i64,
+    partition_max_bytes: i32,
+    current_leader_epoch: i32,
+    log: Result<Arc<PartitionLog>>,
+}
+
+pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> FetchResponse {
+    if let Some(code) = session_error(&request) {
+        return FetchResponse::default().with_error_code(code);
+    }
+    let isolation = IsolationLevel::from_wire(request.isolation_level);
+    let max_bytes = request
+        .max_bytes
+        .clamp(0, context.broker.config().fetch_max_bytes);
+    let wait_ms = u64::try_from(request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX))
+        .expect("clamped non-negative");
+    let deadline = Instant::now() + Duration::from_millis(wait_ms);
+    let topics: Vec<(&kafka_protocol::messages::TopicName, Vec<Target>)> = request
+        .topics
+        .iter()
+        .map(|topic| (&topic.topic, resolve(context, topic)))
+        .collect();
+    let mut shutdown = context.shutdown.clone();
+    loop {
+        let mut watchers: Vec<watch::Receiver<i64>> = topics
+            .iter()
+            .flat_map(|(_, targets)| targets)
+            .filter_map(|target| {
+                target
+                    .log
+                    .as_ref()
+                    .ok()
+                    .map(|log| log.subscribe_high_watermark())
+            })
+            .collect();
+        let (responses, bytes, any_error) = read_all(&topics, isolation, max_bytes);
+        let done = bytes >= i64::from(request.min_bytes)
+            || any_error
+            || wait_ms == 0
+            || Instant::now() >= deadline
+            || *shutdown.borrow();
+        if done {
+            return FetchResponse::default().with_responses(responses);
+        }
+        wait_for_new_data(&mut watchers, deadline, &mut shutdown).await;
+    }
+}
+
+/// KIP-227 checks: Riffle never creates sessions, so only full fetches are served.
+fn session_error(request: &FetchRequest) -> Option<i16> {
+    if request.session_id != 0 {
+        return Some(ResponseError::FetchSessionIdNotFound.code());
+    }
+    if !matches!(request.session_epoch, -1 | 0) {
+        return Some(ResponseError::InvalidFetchSessionEpoch.code());
+    }
+    None
+}
+
+fn resolve(
+    context: &RequestContext<'_>,
+    topic: &kafka_protocol::messages::fetch_request::FetchTopic,
+) -> Vec<Target> {
+    topic
+        .partitions
+        .iter()
+        .map(|partition| Target {
+            partition: partition.partition,
+            fetch_offset: partition.fetch_offset,
+            partition_max_bytes: partition.partition_max_bytes,
+            current_leader_epoch: partition.current_leader_epoch,
+            log: context
+                .broker
+                .partition(&topic.topic, partition.partition)
+                .ok_or_else(|| {
+                    Error::UnknownTopicOrPartition(format!(
+                        "{}-{}",
+                        &*topic.topic, partition.partition
+                    ))
+                }),
+        })
+        .collect()
+}
+
+/// Reads every partition once. Returns the topics, the record bytes, and whether any
+/// partition failed (which ends the long poll, as in Kafka).
+fn read_all(
+    topics: &[(&kafka_protocol::messages::TopicName, Vec<Target>)],
+    isolation: IsolationLevel,
+    max_bytes: i32,
+) -> (Vec<FetchableTopicResponse>, i64, bool) {
+    let mut total_bytes: i64 = 0;
+    let mut any_error = false;
+    let responses = topics
+        .iter()
+        .map(|(name, targets)| {
+            let partitions = targets
+                .iter()
+                .map(|target| {
+                    let remaining = (i64::from(max_bytes) - total_bytes).max(0);
+                    let budget = i64::from(target.partition_max_bytes.max(0)).min(remaining);
+                    let result = read_partition(target, isolation, budget, total_bytes == 0);
+                    let data = partition_data(target.partition, isolation, result);
+                    total_bytes += data
+                        .records
+                        .as_ref()
+                        .map_or(0, |records| records.len() as i64);
+                    any_error |= data.error_code != 0;
+                    data
+                })
+                .collect();
+            FetchableTopicResponse::default()
+                .with_topic((*name).clone())
+                .with_partitions(partitions)
+        })
+        .collect();
+    (responses, total_bytes, any_error)
+}
+
+fn read_partition(
+    target: &Target,
+    isolation: IsolationLevel,
+    budget: i64,
+    min_one_message: bool,
+) -> Result<ReadResult> {
+    let log = match &target.log {
+        Ok(log) => log,
+        Err(error) => return Err(Error::UnknownTopicOrPartition(error.to_string())),
+    };
+    check_leader_epoch(target.current_leader_epoch)?;
+    log.read(LogRead {
+        offset: target.fetch_offset,
+        max_bytes: u64::try_from(budget).unwrap_or(0),
+        min_one_message,
+        isolation,
+    })
+    .inspect_err(|error| {
+        if !matches!(error, Error::OffsetOutOfRange { .. }) {
+            tracing::error!(partition = %log.topic_partition(), %error, "fetch read failed");
+        }
+    })
+}
+
+fn partition_data(
+    partition: i32,
+    isolation: IsolationLevel,
+    result: Result<ReadResult>,
+) -> PartitionData {
+    let data = PartitionData::default().with_partition_index(partition);
+    match result {
+        Ok(read) => data
+            .with_high_watermark(read.offsets.high_watermark)
+            .with_last_stable_offset(read.offsets.last_stable_offset())
+            .with_log_start_offset(read.offsets.log_start_offset)
+            .with_aborted_transactions(match isolation {
+                IsolationLevel::ReadCommitted => Some(Vec::new()),
+                IsolationLevel::ReadUncommitted => None,
+            })
+            .with_records(Some(read.records)),
+        Err(error) => {
+            tracing::debug!(partition, %error, "fetch partition error");
+            data.with_error_code(error.code())
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_aborted_transactions(None)
+                .with_records(Some(Default::default()))
+        }
+    }
+}
+
+/// Sleeps until any watched high watermark changes, the deadline passes, or shutdown.
+async fn wait_for_new_data(
+    watchers: &mut [watch::Receiver<i64>],
+    deadline: Instant,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let any_change = async {
+        if watchers.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let changes = watchers
+            .iter_mut()
+            .map(|watcher| Box::pin(watcher.changed()));
+        let _ = futures::future::select_all(changes).await;
+    };
+    tokio::select! {
+        () = any_change => {}
+        () = tokio::time::sleep_until(deadline) => {}
+        _ = shutdown.changed() => {}
+    }
+}

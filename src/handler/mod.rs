@@ -1,0 +1,191 @@
+//! Request dispatch: the only `match` on the API key. One file per Kafka API.
+//!
+//! Order for every request: check the version against [`versions`] (an unsupported ApiVersions
+//! version gets the KIP-511 v0 fallback answer; any other unsupported version closes the
+//! connection, as Kafka does), decode the body through the hostile-length guard, run the
+//! handler, encode the response at the request's version. A decode or encode failure closes
+//! the connection with a `tracing` line saying why.
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::broker::Broker;
+use crate::protocol::{self, RequestFrame, versions};
+
+/// What the connection does after a request.
+#[derive(Debug)]
+pub enum Reply {
+    /// Write this encoded response.
+    Response(Bytes),
+    /// Write nothing (acks=0 produce).
+    Silent,
+    /// Close the connection, for the given reason.
+    Close(String),
+}
+
+/// What a handler can see of its request.
+#[derive(Debug)]
+pub struct RequestContext<'a> {
+    pub broker: &'a Arc<Broker>,
+    pub header: &'a RequestHeader,
+    pub version: i16,
+    /// Fires when the broker starts shutting down (ends long polls early).
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl RequestContext<'_> {
+    pub fn client_id(&self) -> &str {
+        self.header.client_id.as_deref().unwrap_or("")
+    }
+}
+
+/// Handles one request frame.
+pub async fn dispatch(
+    broker: &Arc<Broker>,
+    frame: RequestFrame,
+    shutdown: watch::Receiver<bool>,
+) -> Reply {
+    let header = &frame.header;
+    let span = tracing::debug_span!(
+        "request",
+        api = ?frame.api_key,
+        version = header.request_api_version,
+        correlation_id = header.correlation_id,
+        client_id = header.client_id.as_deref().unwrap_or(""),
+    );
+    let context = RequestContext {
+        broker,
+        header,
+        version: header.request_api_version,
+        shutdown,
+    };
+    let api_key = frame.api_key;
+    match route(&context, api_key, frame.body).instrument(span).await {
+        Ok(Reply::Close(reason)) | Err(Reply::Close(reason)) => {
+            Reply::Close(format!("{api_key:?}: {reason}"))
+        }
+        Ok(reply) | Err(reply) => reply,
+    }
+}
+
+async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Bytes) -> Result<Reply, Reply> {
+    let version = context.version;
+    if !versions::is_served(api_key, version) {
+        if api_key == ApiKey::ApiVersions {
+            return Ok(api_versions::unsupported_version(
+                context.header.correlation_id,
+            ));
+        }
+        return Err(Reply::Close(format!(
+            "unsupported version {version} of {api_key:?}"
+        )));
+    }
+    Ok(match api_key {
+        ApiKey::ApiVersions => respond(
+            context,
+            &api_versions::handle(context, decode(api_key, version, body)?),
+        ),
+        ApiKey::Metadata => respond(
+            context,
+            &metadata::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::Produce => produce::reply(
+            context,
+            produce::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::Fetch => respond(
+            context,
+            &fetch::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::ListOffsets => respond(
+            context,
+            &list_offsets::handle(context, decode(api_key, version, body)?),
+        ),
+        ApiKey::CreateTopics => respond(
+            context,
+            &create_topics::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::DeleteTopics => respond(
+            context,
+            &delete_topics::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::DescribeCluster => respond(
+            context,
+            &describe_cluster::handle(context, decode(api_key, version, body)?),
+        ),
+        other => unreachable!("{other:?} is in the versions table but has no handler"),
+    })
+}
+
+fn decode<T: Decodable>(api_key: ApiKey, version: i16, body: Bytes) -> Result<T, Reply> {
+    protocol::decode_body(api_key, version, body).map_err(|error| Reply::Close(error.to_string()))
+}
+
+/// Encodes a response at the request's version.
+pub fn respond<T: Encodable + HeaderVersion>(context: &RequestContext<'_>, response: &T) -> Reply {
+    match protocol::encode_response(context.header.correlation_id, context.version, response) {
+        Ok(bytes) => Reply::Response(bytes),
+        Err(error) => {
+            tracing::error!(%error, "response encoding failed (a broker bug)");
+            Reply::Close(format!("response encoding failed: {error}"))
+        }
+    }
+}
+
+/// The Kafka `authorized_operations` bit field for a resource with no authorizer configured:
+/// every operation the resource type supports (Kafka's `AuthHelper.authorizedOperations`).
+pub fn authorized_operations(operations: &[i8]) -> i32 {
+    operations
+        .iter()
+        .fold(0, |bits, operation| bits | 1 << operation)
+}
+
+/// `AclOperation` codes a topic supports: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,
+/// DESCRIBE_CONFIGS, ALTER_CONFIGS.
+pub const TOPIC_OPERATIONS: &[i8] = &[3, 4, 5, 6, 7, 8, 10, 11];
+/// `AclOperation` codes the cluster supports: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
+/// DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
+pub const CLUSTER_OPERATIONS: &[i8] = &[5, 7, 8, 9, 10, 11, 12];
+/// Kafka's "authorized operations not requested" value.
+pub const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_bit_fields_match_kafka() {
+        assert_eq!(authorized_operations(TOPIC_OPERATIONS), 3576);
+        assert_eq!(authorized_operations(CLUSTER_OPERATIONS), 8096);
+    }
+}
+
+/// Checks a client's `current_leader_epoch` against the leader's (KIP-320): -1 means none;
+/// an older epoch is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH.
+pub fn check_leader_epoch(requested: i32) -> crate::error::Result<()> {
+    let current = crate::types::SINGLE_NODE_LEADER_EPOCH;
+    match requested {
+        -1 => Ok(()),
+        requested if requested < current => {
+            Err(crate::error::Error::FencedLeaderEpoch { requested, current })
+        }
+        requested if requested > current => {
+            Err(crate::error::Error::UnknownLeaderEpoch { requested, current })
+        }
+        _ => Ok(()),
+    }
+}

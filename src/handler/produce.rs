@@ -1,0 +1,195 @@
+//! Produce (key 0): validate each partition's batch, append it, answer with its offsets.
+//!
+//! Each partition is independent: one bad batch fails only its partition. The batch is
+//! appended as soon as it is validated, so it is in the log (written to the file) before any
+//! success is reported. acks=0 gets no response; an error with acks=0 closes the connection
+//! so the producer refreshes its metadata, as Kafka does. When an append crosses the topic's
+//! `flush.messages`, the answer waits for the flusher's fsync (group commit).
+//!
+//! Versions 0-2 are advertised (old librdkafka checks for them) but close the connection if
+//! sent; see [`crate::protocol::versions`].
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::produce_request::TopicProduceData;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{Reply, RequestContext, respond};
+use crate::error::{Error, Result};
+use crate::log::partition_log::{AppendInfo, PartitionLog};
+use crate::protocol::record_batch::{BatchHeader, ProduceLimits, validate_produced_batch};
+
+/// The handler's result: the response, and whether acks=0 silence applies.
+#[derive(Debug)]
+pub struct ProduceOutcome {
+    response: ProduceResponse,
+    acks: i16,
+    any_error: bool,
+}
+
+/// An append whose acknowledgement waits for an fsync: where its answer is, and the offset
+/// that must be durable.
+struct PendingFlush {
+    topic: usize,
+    partition: usize,
+    log: Arc<PartitionLog>,
+    offset: i64,
+}
+
+/// Turns the outcome into what the connection does.
+pub fn reply(context: &RequestContext<'_>, outcome: ProduceOutcome) -> Reply {
+    match (outcome.acks, outcome.any_error) {
+        (0, false) => Reply::Silent,
+        (0, true) => {
+            Reply::Close("acks=0 produce failed; closing so the producer refreshes metadata".into())
+        }
+        _ => respond(context, &outcome.response),
+    }
+}
+
+pub async fn handle(context: &RequestContext<'_>, request: ProduceRequest) -> ProduceOutcome {
+    let acks = request.acks;
+    let refusal = request_refusal(&request);
+    let mut pending = Vec::new();
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for (topic_index, topic) in request.topic_data.iter().enumerate() {
+        let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
+        for partition in &topic.partition_data {
+            let result = match refusal {
+                Some(refusal) => Err(refusal.error()),
+                None => append(
+                    context,
+                    topic,
+                    partition.index,
+                    partition.records.as_deref(),
+                ),
+            };
+            let result = result.map(|(log, info)| {
+                if info.needs_flush && acks != 0 {
+                    let offset = info.last_offset + 1;
+                    pending.push(PendingFlush {
+                        topic: topic_index,
+                        partition: partition_responses.len(),
+                        log,
+                        offset,
+                    });
+                }
+                info
+            });
+            partition_responses.push(partition_response(partition.index, result));
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name.clone())
+                .with_partition_responses(partition_responses),
+        );
+    }
+    wait_for_durability(&mut responses, pending).await;
+    let any_error = responses
+        .iter()
+        .flat_map(|topic| &topic.partition_responses)
+        .any(|partition| partition.error_code != 0);
+    ProduceOutcome {
+        response: ProduceResponse::default().with_responses(responses),
+        acks,
+        any_error,
+    }
+}
+
+/// A reason that fails every partition of the request.
+#[derive(Debug, Clone, Copy)]
+enum RequestRefusal {
+    Acks(i16),
+    MissingTransactionalId,
+}
+
+impl RequestRefusal {
+    fn error(self) -> Error {
+        match self {
+            Self::Acks(acks) => Error::InvalidRequiredAcks(acks),
+            Self::MissingTransactionalId => Error::TransactionalIdAuthorizationFailed,
+        }
+    }
+}
+
+fn request_refusal(request: &ProduceRequest) -> Option<RequestRefusal> {
+    if !matches!(request.acks, -1..=1) {
+        tracing::warn!(acks = request.acks, "invalid acks");
+        return Some(RequestRefusal::Acks(request.acks));
+    }
+    // Kafka answers transactional batches without a transactional id with this code for the
+    // whole request (`RequestUtils.hasTransactionalRecords`).
+    let transactional = request
+        .topic_data
+        .iter()
+        .flat_map(|topic| &topic.partition_data)
+        .any(|partition| {
+            partition
+                .records
+                .as_deref()
+                .and_then(BatchHeader::parse)
+                .is_some_and(|header| header.is_transactional())
+        });
+    (transactional && request.transactional_id.is_none())
+        .then_some(RequestRefusal::MissingTransactionalId)
+}
+
+fn append(
+    context: &RequestContext<'_>,
+    topic: &TopicProduceData,
+    partition: i32,
+    records: Option<&[u8]>,
+) -> Result<(Arc<PartitionLog>, AppendInfo)> {
+    let log = context
+        .broker
+        .partition(&topic.name, partition)
+        .ok_or_else(|| Error::UnknownTopicOrPartition(format!("{}-{partition}", &*topic.name)))?;
+    let limits = ProduceLimits {
+        max_message_bytes: log.config().max_message_bytes,
+        produce_version: context.version,
+    };
+    let records = records.unwrap_or_default();
+    let header = validate_produced_batch(records, limits).inspect_err(|error| {
+        tracing::warn!(topic = topic.name.as_str(), partition, %error, "rejected produced batch");
+    })?;
+    let info = log.append(records, &header)?;
+    if info.rolled || info.needs_flush {
+        context.broker.logs().request_flush(&log);
+    }
+    Ok((log, info))
+}
+
+fn partition_response(index: i32, result: Result<AppendInfo>) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default().with_index(index);
+    match result {
+        Ok(info) => response
+            .with_base_offset(info.base_offset)
+            .with_log_append_time_ms(info.log_append_time_ms)
+            .with_log_start_offset(info.log_start_offset),
+        Err(error) => response
+            .with_error_code(error.code())
+            .with_base_offset(-1)
+            .with_log_append_time_ms(-1)
+            .with_log_start_offset(-1)
+            .with_error_message(Some(StrBytes::from_string(error.message()))),
+    }
+}
+
+/// Waits for the fsyncs the appends asked for; a failed fsync fails its partition.
+async fn wait_for_durability(responses: &mut [TopicProduceResponse], pending: Vec<PendingFlush>) {
+    let results = futures::future::join_all(
+        pending
+            .iter()
+            .map(|flush| flush.log.wait_flushed(flush.offset)),
+    )
+    .await;
+    for (flush, result) in pending.iter().zip(results) {
+        if let Err(error) = result {
+            tracing::error!(partition = %flush.log.topic_partition(), %error, "fsync before acknowledgement failed");
+            let response = &mut responses[flush.topic].partition_responses[flush.partition];
+            *response = partition_response(response.index, Err(error));
+        }
+    }
+}

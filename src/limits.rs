@@ -1,0 +1,69 @@
+//! Every fixed bound in the broker, named once, with the relations between them checked at
+//! compile time.
+//!
+//! Configurable bounds (frame size, connection cap, ...) have their *defaults* here; the live
+//! values are in [`crate::config::BrokerConfig`], validated against the hard maxima below.
+
+/// Kafka's `socket.request.max.bytes` default: the largest request frame accepted (100 MiB).
+pub const FRAME_SIZE_MAX_DEFAULT: u32 = 100 * 1024 * 1024;
+
+/// The smallest frame that can hold a request header (api key, version, correlation id and a
+/// client id length).
+pub const FRAME_SIZE_MIN: u32 = 10;
+
+/// Default cap on concurrently open client connections (Kafka's `max.connections`).
+pub const CONNECTIONS_MAX_DEFAULT: usize = 4096;
+
+/// Frames read ahead of the one being processed, per connection. Kafka processes one request
+/// per connection at a time; we read a few more so that a pipelining client is never stalled
+/// on the socket, while effects stay in request order.
+pub const REQUESTS_QUEUED_PER_CONNECTION_MAX: usize = 8;
+
+/// Default budget of request bytes held in memory across all connections at once (Kafka's
+/// `queued.max.request.bytes`, which Kafka leaves unbounded). A connection waits for budget
+/// before it reads a frame body, so memory stays bounded however many clients send at once.
+pub const QUEUED_REQUEST_BYTES_MAX_DEFAULT: u64 = 512 * 1024 * 1024;
+
+/// Upper bound on the memory the `kafka-protocol` crate may reserve for arrays while decoding
+/// one request. The guard computes the exact reservation from the wire lengths before decode.
+pub const DECODED_ARRAY_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Kafka's `fetch.max.bytes` broker default (55 MiB): the most record bytes in one response.
+pub const FETCH_RESPONSE_BYTES_MAX_DEFAULT: i32 = 55 * 1024 * 1024;
+
+/// Kafka's `message.max.bytes` default: the largest record batch accepted (1 MiB + 12).
+pub const MESSAGE_BYTES_MAX_DEFAULT: i32 = 1024 * 1024 + 12;
+
+/// Kafka's topic name length limit (`Topic.MAX_NAME_LENGTH`).
+pub const TOPIC_NAME_LENGTH_MAX: usize = 249;
+
+/// Partitions one topic may have. Kafka sets no limit; without one a single CreateTopics
+/// request could ask for two billion partition directories.
+pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
+
+/// Partitions one broker may host in all.
+pub const PARTITIONS_TOTAL_MAX: usize = 100_000;
+
+/// Largest uncompressed size of one batch's records when the broker must look inside a
+/// batch (ListOffsets by timestamp). Guards against decompression bombs.
+pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Largest Fetch `max_wait_ms` honoured; longer waits are clipped (a hostile client cannot
+/// park a request for days).
+pub const FETCH_WAIT_MS_MAX: i32 = 5 * 60 * 1000;
+
+/// How long graceful shutdown waits for in-flight requests before closing connections.
+pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 30_000;
+
+/// Size of the record batch v2 header (everything before the first record).
+pub const BATCH_HEADER_SIZE: usize = 61;
+
+/// Bytes before the part of a batch that `batchLength` counts (baseOffset + batchLength).
+pub const LOG_OVERHEAD: usize = 12;
+
+const _: () = assert!(FRAME_SIZE_MIN < FRAME_SIZE_MAX_DEFAULT);
+const _: () = assert!(FRAME_SIZE_MAX_DEFAULT as u64 <= QUEUED_REQUEST_BYTES_MAX_DEFAULT);
+const _: () = assert!((MESSAGE_BYTES_MAX_DEFAULT as u32) < FRAME_SIZE_MAX_DEFAULT);
+const _: () = assert!(FETCH_RESPONSE_BYTES_MAX_DEFAULT > MESSAGE_BYTES_MAX_DEFAULT);
+const _: () = assert!(BATCH_HEADER_SIZE > LOG_OVERHEAD);
+const _: () = assert!((PARTITIONS_PER_TOPIC_MAX as usize) <= PARTITIONS_TOTAL_MAX);

@@ -1,0 +1,286 @@
+//! A segment index file: fixed-size big-endian entries, sorted by key, appended only.
+//!
+//! Shared by the offset index (`.index`) and the time index (`.timeindex`); each entry type
+//! documents its byte format. Indexes are not checksummed: after an unclean shutdown the ones
+//! past the recovery point are rebuilt from the log, never trusted.
+//!
+//! An index is *active* (its segment takes appends) or *sealed*. An active index keeps every
+//! entry in memory and writes the unpersisted tail on [`IndexFile::persist`]; a sealed index
+//! keeps nothing in memory and answers lookups by binary search with positional reads, so
+//! memory does not grow with the data on disk.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// One fixed-size entry of an index file.
+pub trait IndexEntry: Copy + std::fmt::Debug {
+    const SIZE: usize;
+    /// The sort key: lookups find the last entry whose key is at most the target.
+    fn key(&self) -> i64;
+    fn encode(&self, out: &mut [u8]);
+    fn decode(bytes: &[u8]) -> Self;
+}
+
+#[derive(Debug)]
+enum Entries<E> {
+    /// Every entry, of which the first `persisted` are on disk.
+    Active { entries: Vec<E>, persisted: usize },
+    /// `count` entries, all on disk.
+    Sealed { count: usize },
+}
+
+/// An index file and its entries.
+#[derive(Debug)]
+pub struct IndexFile<E: IndexEntry> {
+    path: PathBuf,
+    file: File,
+    entries: Entries<E>,
+}
+
+impl<E: IndexEntry> IndexFile<E> {
+    /// Creates an empty active index, replacing any file at `path`.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            entries: Entries::Active {
+                entries: Vec::new(),
+                persisted: 0,
+            },
+        })
+    }
+
+    /// Opens an existing index. Returns `None` when the file is missing or its size is not a
+    /// whole number of entries; the caller rebuilds it then.
+    pub fn open(path: &Path, active: bool) -> io::Result<Option<Self>> {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let length = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
+        if length % E::SIZE != 0 {
+            return Ok(None);
+        }
+        let count = length / E::SIZE;
+        let entries = if active {
+            let mut bytes = vec![0; length];
+            file.read_exact_at(&mut bytes, 0)?;
+            let entries = bytes.chunks_exact(E::SIZE).map(E::decode).collect();
+            Entries::Active {
+                entries,
+                persisted: count,
+            }
+        } else {
+            Entries::Sealed { count }
+        };
+        Ok(Some(Self {
+            path: path.to_owned(),
+            file,
+            entries,
+        }))
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.entries {
+            Entries::Active { entries, .. } => entries.len(),
+            Entries::Sealed { count } => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends an entry to an active index. Keys must not decrease.
+    pub fn append(&mut self, entry: E) {
+        let Entries::Active { entries, .. } = &mut self.entries else {
+            panic!("append to sealed index {}", self.path.display());
+        };
+        if let Some(last) = entries.last() {
+            assert!(
+                last.key() <= entry.key(),
+                "index keys must not decrease: {last:?} then {entry:?}"
+            );
+        }
+        entries.push(entry);
+    }
+
+    pub fn entry(&self, index: usize) -> io::Result<E> {
+        match &self.entries {
+            Entries::Active { entries, .. } => Ok(entries[index]),
+            Entries::Sealed { count } => {
+                assert!(index < *count);
+                let mut bytes = vec![0; E::SIZE];
+                let position = u64::try_from(index * E::SIZE).map_err(io::Error::other)?;
+                self.file.read_exact_at(&mut bytes, position)?;
+                Ok(E::decode(&bytes))
+            }
+        }
+    }
+
+    pub fn entry_if_any(&self, index: usize) -> io::Result<Option<E>> {
+        if index < self.len() {
+            self.entry(index).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn last(&self) -> io::Result<Option<E>> {
+        if self.is_empty() {
+            Ok(None)
+        } else {
+            self.entry(self.len() - 1).map(Some)
+        }
+    }
+
+    /// The last entry whose key is at most `target`, if any.
+    pub fn floor(&self, target: i64) -> io::Result<Option<E>> {
+        // Invariant: entries[..low] have key <= target, entries[high..] have key > target.
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.entry(middle)?.key() <= target {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        if low == 0 {
+            Ok(None)
+        } else {
+            self.entry(low - 1).map(Some)
+        }
+    }
+
+    /// Writes entries not yet on disk. Does not fsync; see [`IndexFile::sync`].
+    pub fn persist(&mut self) -> io::Result<()> {
+        let Entries::Active { entries, persisted } = &mut self.entries else {
+            return Ok(());
+        };
+        if *persisted == entries.len() {
+            return Ok(());
+        }
+        let mut bytes = vec![0; (entries.len() - *persisted) * E::SIZE];
+        for (entry, out) in entries[*persisted..]
+            .iter()
+            .zip(bytes.chunks_exact_mut(E::SIZE))
+        {
+            entry.encode(out);
+        }
+        let position = u64::try_from(*persisted * E::SIZE).map_err(io::Error::other)?;
+        self.file.write_all_at(&bytes, position)?;
+        *persisted = entries.len();
+        Ok(())
+    }
+
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Persists every entry and drops them from memory.
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.persist()?;
+        let count = self.len();
+        self.entries = Entries::Sealed { count };
+        Ok(())
+    }
+
+    /// Reopens a sealed index as active (its segment becomes the active one again after a
+    /// truncation). Reads its entries back into memory.
+    pub fn unseal(&mut self) -> io::Result<()> {
+        if let Entries::Sealed { count } = self.entries {
+            let entries = (0..count)
+                .map(|index| self.entry(index))
+                .collect::<io::Result<Vec<_>>>()?;
+            self.entries = Entries::Active {
+                entries,
+                persisted: count,
+            };
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::offset_index::OffsetEntry;
+
+    fn entry(relative_offset: u32, position: u32) -> OffsetEntry {
+        OffsetEntry {
+            relative_offset,
+            position,
+        }
+    }
+
+    #[test]
+    fn floor_finds_the_greatest_entry_at_or_below() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        let mut index = IndexFile::<OffsetEntry>::create(&path).unwrap();
+        for (offset, position) in [(10, 100), (20, 200), (30, 300)] {
+            index.append(entry(offset, position));
+        }
+        let check = |index: &IndexFile<OffsetEntry>| {
+            assert_eq!(index.floor(5).unwrap(), None);
+            assert_eq!(index.floor(10).unwrap(), Some(entry(10, 100)));
+            assert_eq!(index.floor(29).unwrap(), Some(entry(20, 200)));
+            assert_eq!(index.floor(1000).unwrap(), Some(entry(30, 300)));
+        };
+        check(&index);
+        index.seal().unwrap();
+        check(&index);
+        let reopened = IndexFile::<OffsetEntry>::open(&path, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(reopened.len(), 3);
+        check(&reopened);
+        let mut active = IndexFile::<OffsetEntry>::open(&path, true)
+            .unwrap()
+            .unwrap();
+        check(&active);
+        active.append(entry(40, 400));
+        active.persist().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn a_partial_entry_means_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        std::fs::write(&path, [0u8; 13]).unwrap();
+        assert!(
+            IndexFile::<OffsetEntry>::open(&path, false)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            IndexFile::<OffsetEntry>::open(&dir.path().join("missing"), false)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "must not decrease")]
+    fn keys_must_not_decrease() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = IndexFile::<OffsetEntry>::create(&dir.path().join("0.index")).unwrap();
+        index.append(entry(10, 0));
+        index.append(entry(9, 0));
+    }
+}

@@ -1,0 +1,391 @@
+//! The log engine: every partition's durable, segmented log, in Kafka's on-disk layout.
+//!
+//! ```text
+//! <data dir>/
+//!   meta.properties                       cluster.id, node.id (see crate::metadata)
+//!   .kafka_cleanshutdown                  present only between a clean shutdown and the next start
+//!   recovery-point-offset-checkpoint      per partition: offsets below are fsynced
+//!   log-start-offset-checkpoint           per partition: first available offset
+//!   __cluster_metadata-0/                 the metadata log (crate::metadata)
+//!   <topic>-<partition>/
+//!     partition.metadata                  "version: 0\ntopic_id: <base64 uuid>\n"
+//!     00000000000000000000.log            record batches as on the wire
+//!     00000000000000000000.index          sparse offset index
+//!     00000000000000000000.timeindex      sparse time index
+//!   <topic>-<partition>.<uuid>-delete/    a deleted partition awaiting removal
+//! ```
+//!
+//! [`LogManager`] owns the map from topic to partition logs, opens them at start-up (trusting
+//! them after a clean shutdown, recovering them otherwise), removes deleted topics' data, runs
+//! the flush timer and writes the checkpoint files.
+
+pub mod checkpoint;
+pub mod flusher;
+pub mod index;
+pub mod offset_index;
+pub mod partition_log;
+pub mod recovery;
+pub mod segment;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod time_index;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::config::topic::LogConfig;
+use crate::error::{Error, Result};
+use crate::types::{TopicPartition, uuid_from_kafka_string, uuid_to_kafka_string};
+use flusher::Flusher;
+use partition_log::{OpenLog, PartitionLog};
+
+/// Name of the marker file written after a clean shutdown.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+const PARTITION_METADATA_FILE: &str = "partition.metadata";
+const DELETE_SUFFIX: &str = "-delete";
+
+/// A topic's partition logs.
+#[derive(Debug)]
+pub struct TopicLogs {
+    pub topic_id: Uuid,
+    pub partitions: Vec<Arc<PartitionLog>>,
+}
+
+/// What the start-up checkpoints said.
+#[derive(Debug, Default)]
+struct StartupState {
+    clean_shutdown: bool,
+    recovery_points: HashMap<TopicPartition, i64>,
+    log_start_offsets: HashMap<TopicPartition, i64>,
+}
+
+/// All partition logs of this broker.
+#[derive(Debug)]
+pub struct LogManager {
+    data_dir: PathBuf,
+    clock: Clock,
+    topics: RwLock<HashMap<Arc<str>, Arc<TopicLogs>>>,
+    flusher: Flusher,
+    startup: StartupState,
+}
+
+impl LogManager {
+    /// Reads the data directory's checkpoints and clean-shutdown marker. Logs are opened as
+    /// the metadata image names them ([`LogManager::ensure_partitions`]).
+    pub fn open(data_dir: &Path, clock: Clock) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let clean_shutdown = data_dir.join(CLEAN_SHUTDOWN_FILE).exists();
+        let read_checkpoint = |name: &str| {
+            checkpoint::read(&data_dir.join(name)).unwrap_or_else(|error| {
+                tracing::warn!(%error, "ignoring an unreadable checkpoint; logs will be recovered");
+                HashMap::new()
+            })
+        };
+        let startup = StartupState {
+            clean_shutdown,
+            recovery_points: read_checkpoint(checkpoint::RECOVERY_POINT_FILE),
+            log_start_offsets: read_checkpoint(checkpoint::LOG_START_OFFSET_FILE),
+        };
+        tracing::info!(data_dir = %data_dir.display(), clean_shutdown, "opening logs");
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            clock,
+            topics: RwLock::new(HashMap::new()),
+            flusher: Flusher::start()?,
+            startup,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn topic(&self, topic: &str) -> Option<Arc<TopicLogs>> {
+        self.topics.read().get(topic).cloned()
+    }
+
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
+        let topic = self.topic(topic)?;
+        let index = usize::try_from(partition).ok()?;
+        topic.partitions.get(index).cloned()
+    }
+
+    /// Every partition log.
+    pub fn all_partitions(&self) -> Vec<Arc<PartitionLog>> {
+        self.topics
+            .read()
+            .values()
+            .flat_map(|topic| topic.partitions.iter().cloned())
+            .collect()
+    }
+
+    /// Opens or creates partitions `0..count` of `topic`. Existing directories holding another
+    /// topic id (a deleted topic of the same name) are replaced.
+    pub fn ensure_partitions(
+        &self,
+        topic: &str,
+        topic_id: Uuid,
+        count: i32,
+        config: &Arc<LogConfig>,
+    ) -> Result<Arc<TopicLogs>> {
+        let existing = self.topic(topic).filter(|logs| logs.topic_id == topic_id);
+        let mut partitions = existing
+            .map(|logs| logs.partitions.clone())
+            .unwrap_or_default();
+        for partition in i32::try_from(partitions.len()).expect("partition count fits i32")..count {
+            partitions.push(Arc::new(
+                self.open_partition(topic, partition, topic_id, config)?,
+            ));
+        }
+        let logs = Arc::new(TopicLogs {
+            topic_id,
+            partitions,
+        });
+        self.topics
+            .write()
+            .insert(Arc::from(topic), Arc::clone(&logs));
+        Ok(logs)
+    }
+
+    fn open_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        topic_id: Uuid,
+        config: &Arc<LogConfig>,
+    ) -> Result<PartitionLog> {
+        let topic_partition = TopicPartition::new(topic, partition);
+        let dir = self.data_dir.join(topic_partition.dir_name());
+        let owner = read_partition_metadata(&dir);
+        if owner.is_some_and(|owner| owner != topic_id) {
+            tracing::warn!(partition = %topic_partition, "replacing data of an older topic with the same name");
+            schedule_removal(&dir, &owner.map(uuid_to_kafka_string).unwrap_or_default())?;
+        }
+        let known = owner == Some(topic_id);
+        let log = PartitionLog::open(OpenLog {
+            dir: dir.clone(),
+            config: Arc::clone(config),
+            clock: self.clock.clone(),
+            recovery_point: known
+                .then(|| self.startup.recovery_points.get(&topic_partition).copied())
+                .flatten(),
+            log_start_offset: known
+                .then(|| {
+                    self.startup
+                        .log_start_offsets
+                        .get(&topic_partition)
+                        .copied()
+                })
+                .flatten(),
+            clean_shutdown: known && self.startup.clean_shutdown,
+            topic_partition,
+        })?;
+        if !known {
+            write_partition_metadata(&dir, topic_id)?;
+        }
+        Ok(log)
+    }
+
+    /// Ends start-up: removes directories of partitions no topic owns and the clean-shutdown
+    /// marker (from now on a crash must be recovered from).
+    pub fn finish_startup(&self) -> Result<()> {
+        for entry in std::fs::read_dir(&self.data_dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(DELETE_SUFFIX) {
+                remove_in_background(entry.path());
+            } else if self.is_stray_partition_dir(&name) {
+                tracing::warn!(
+                    dir = name,
+                    "removing the directory of a partition that no topic owns"
+                );
+                schedule_removal(&entry.path(), "stray")?;
+            }
+        }
+        match std::fs::remove_file(self.data_dir.join(CLEAN_SHUTDOWN_FILE)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+            _ => {}
+        }
+        checkpoint::sync_dir(&self.data_dir)?;
+        Ok(())
+    }
+
+    fn is_stray_partition_dir(&self, name: &str) -> bool {
+        let Some((topic, partition)) = name.rsplit_once('-') else {
+            return false;
+        };
+        let Ok(partition) = partition.parse::<i32>() else {
+            return false;
+        };
+        if crate::metadata::is_metadata_log_dir(name) {
+            return false;
+        }
+        self.partition(topic, partition).is_none()
+    }
+
+    /// Stops appends to `topic` and removes its data: the directories are renamed at once
+    /// (so the name is free for a new topic) and deleted in the background.
+    pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        let Some(logs) = self.topics.write().remove(topic) else {
+            return Ok(());
+        };
+        let tag = uuid_to_kafka_string(logs.topic_id);
+        for log in &logs.partitions {
+            log.close("topic deleted");
+            schedule_removal(log.dir(), &tag)?;
+        }
+        Ok(())
+    }
+
+    /// Queues `log` for an fsync (group commit).
+    pub fn request_flush(&self, log: &Arc<PartitionLog>) {
+        self.flusher.request(log);
+    }
+
+    /// Writes the recovery-point and log-start-offset checkpoints.
+    pub fn write_checkpoints(&self) -> Result<()> {
+        let logs = self.all_partitions();
+        let recovery_points: Vec<_> = logs
+            .iter()
+            .map(|log| (log.topic_partition().clone(), log.recovery_point()))
+            .collect();
+        let log_start_offsets: Vec<_> = logs
+            .iter()
+            .map(|log| {
+                (
+                    log.topic_partition().clone(),
+                    log.offsets().log_start_offset,
+                )
+            })
+            .collect();
+        checkpoint::write(
+            &self.data_dir.join(checkpoint::RECOVERY_POINT_FILE),
+            &recovery_points,
+        )?;
+        checkpoint::write(
+            &self.data_dir.join(checkpoint::LOG_START_OFFSET_FILE),
+            &log_start_offsets,
+        )?;
+        Ok(())
+    }
+
+    /// Clean shutdown: refuse appends, fsync every log with its indexes, write checkpoints
+    /// and the clean-shutdown marker.
+    pub fn shutdown(&self) -> Result<()> {
+        let logs = self.all_partitions();
+        for log in &logs {
+            log.close("broker shutting down");
+        }
+        self.flusher.stop();
+        let mut first_error = None;
+        for log in &logs {
+            if let Err(error) = log.persist_and_flush() {
+                tracing::error!(partition = %log.topic_partition(), %error, "flush at shutdown failed");
+                first_error.get_or_insert(error);
+            }
+        }
+        self.write_checkpoints()?;
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        checkpoint::write_atomically(&self.data_dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
+        tracing::info!(
+            partitions = logs.len(),
+            "logs flushed; clean shutdown recorded"
+        );
+        Ok(())
+    }
+
+    /// The background timer: requests flushes due by `flush.ms` every `flush_check_ms` and
+    /// writes checkpoints every `checkpoint_ms`, until `shutdown` fires.
+    pub async fn run_maintenance(
+        self: Arc<Self>,
+        flush_check_ms: u64,
+        checkpoint_ms: u64,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut flush_timer = tokio::time::interval(Duration::from_millis(flush_check_ms));
+        let mut checkpoint_timer = tokio::time::interval(Duration::from_millis(checkpoint_ms));
+        flush_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        checkpoint_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = flush_timer.tick() => self.request_due_flushes(),
+                _ = checkpoint_timer.tick() => {
+                    let manager = Arc::clone(&self);
+                    let written = tokio::task::spawn_blocking(move || manager.write_checkpoints()).await;
+                    if let Ok(Err(error)) = written {
+                        tracing::error!(%error, "writing checkpoints failed");
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    fn request_due_flushes(&self) {
+        let now_ms = self.clock.now_ms();
+        for log in self.all_partitions() {
+            if log.flush_due(now_ms) {
+                self.flusher.request(&log);
+            }
+        }
+    }
+}
+
+fn read_partition_metadata(dir: &Path) -> Option<Uuid> {
+    let text = std::fs::read_to_string(dir.join(PARTITION_METADATA_FILE)).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("topic_id: "))
+        .and_then(|id| uuid_from_kafka_string(id.trim()))
+}
+
+fn write_partition_metadata(dir: &Path, topic_id: Uuid) -> Result<()> {
+    let text = format!("version: 0\ntopic_id: {}\n", uuid_to_kafka_string(topic_id));
+    checkpoint::write_atomically(&dir.join(PARTITION_METADATA_FILE), text.as_bytes())?;
+    Ok(())
+}
+
+/// Renames `dir` to `<dir>.<tag>-delete` (freeing its name at once) and removes it in the
+/// background. Nothing to do if `dir` does not exist.
+fn schedule_removal(dir: &Path, tag: &str) -> Result<()> {
+    let Some(name) = dir
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+    else {
+        return Err(Error::Internal(format!(
+            "no directory name in {}",
+            dir.display()
+        )));
+    };
+    let unique = Uuid::new_v4().simple().to_string();
+    let target = dir.with_file_name(format!("{name}.{tag}-{}{DELETE_SUFFIX}", &unique[..8]));
+    match std::fs::rename(dir, &target) {
+        Ok(()) => {
+            remove_in_background(target);
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn remove_in_background(dir: PathBuf) {
+    let spawned = std::thread::Builder::new().name("riffle-delete".into()).spawn(move || {
+        if let Err(error) = std::fs::remove_dir_all(&dir) {
+            tracing::error!(dir = %dir.display(), %error, "removing deleted partition data failed");
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start a thread to remove deleted data");
+    }
+}

@@ -1,0 +1,529 @@
+//! One partition's log: an ordered set of segments of which the last is active.
+//!
+//! Offsets: `log_start_offset <= high_watermark <= log_end_offset`, asserted on every change.
+//! With one replica the high watermark is the log end offset as soon as an append's bytes are
+//! in the file (written with `write(2)`: a killed process loses nothing the kernel has). An
+//! append that crosses the topic's `flush.messages` threshold is additionally made durable
+//! against power loss before it is acknowledged: the produce path waits for the flusher's
+//! fsync ([`PartitionLog::wait_flushed`]), which serves every append queued behind it (group
+//! commit). `recovery_point` is the offset below which the log is fsynced; recovery after a
+//! crash starts at the segment holding it.
+//!
+//! Concurrency: appends, rolls and flush bookkeeping hold the partition's mutex; reads take it
+//! only to pick a segment and snapshot what to read (a [`SegmentSlice`]), then `pread`
+//! without it. fsync happens without the lock.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use super::segment::{self, PreparedBatch, Segment, SegmentSlice, TimestampOffset};
+use crate::clock::Clock;
+use crate::config::topic::LogConfig;
+use crate::error::{Error, Result};
+use crate::limits::BATCH_HEADER_SIZE;
+use crate::protocol::record_batch::{BatchHeader, HeaderRewrite, rewrite_header};
+use crate::types::{IsolationLevel, SINGLE_NODE_LEADER_EPOCH, TimestampType, TopicPartition};
+
+/// The outcome of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The broker timestamp stamped on the batch, or -1 for CreateTime topics.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+    /// The acknowledgement must wait for an fsync (`flush.messages` reached).
+    pub needs_flush: bool,
+    /// A segment was rolled; the sealed one should be fsynced in the background.
+    pub rolled: bool,
+}
+
+/// A fetch from one partition.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRead {
+    pub offset: i64,
+    pub max_bytes: u64,
+    pub min_one_message: bool,
+    pub isolation: IsolationLevel,
+}
+
+/// Batches read and the offsets the response reports.
+#[derive(Debug, Clone, Default)]
+pub struct ReadResult {
+    pub records: Bytes,
+    pub offsets: LogOffsets,
+}
+
+/// A partition's offsets at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogOffsets {
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+    pub log_end_offset: i64,
+}
+
+impl LogOffsets {
+    /// The last stable offset: with no transactions, the high watermark.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.high_watermark
+    }
+
+    fn readable_end(&self, isolation: IsolationLevel) -> i64 {
+        match isolation {
+            IsolationLevel::ReadUncommitted => self.high_watermark,
+            IsolationLevel::ReadCommitted => self.last_stable_offset(),
+        }
+    }
+}
+
+/// How far the log is fsynced, as watched by acknowledgements waiting for durability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Durability {
+    flushed_offset: i64,
+    failed: bool,
+}
+
+/// How a log is opened.
+#[derive(Debug, Clone)]
+pub struct OpenLog {
+    pub dir: PathBuf,
+    pub topic_partition: TopicPartition,
+    pub config: Arc<LogConfig>,
+    pub clock: Clock,
+    /// The checkpointed recovery point; `None` recovers every segment.
+    pub recovery_point: Option<i64>,
+    /// The checkpointed log start offset, if any.
+    pub log_start_offset: Option<i64>,
+    /// The broker shut down cleanly last time: indexes and sizes are trusted.
+    pub clean_shutdown: bool,
+}
+
+/// A partition's log.
+#[derive(Debug)]
+pub struct PartitionLog {
+    topic_partition: TopicPartition,
+    dir: PathBuf,
+    config: RwLock<Arc<LogConfig>>,
+    clock: Clock,
+    state: Mutex<LogState>,
+    high_watermark: watch::Sender<i64>,
+    durability: watch::Sender<Durability>,
+    /// Set while the partition waits in the flusher's queue.
+    flush_queued: AtomicBool,
+}
+
+#[derive(Debug)]
+struct LogState {
+    sealed: BTreeMap<i64, Arc<Segment>>,
+    active: Segment,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    recovery_point: i64,
+    /// Sealed segments not yet fsynced.
+    unsynced: Vec<Arc<Segment>>,
+    last_flush_ms: i64,
+    /// Why appends are refused (a failed write that could not be undone, deletion, shutdown).
+    closed: Option<String>,
+}
+
+impl LogState {
+    fn offsets(&self) -> LogOffsets {
+        LogOffsets {
+            log_start_offset: self.log_start_offset,
+            high_watermark: self.log_end_offset,
+            log_end_offset: self.log_end_offset,
+        }
+    }
+
+    fn check_invariants(&self) {
+        assert!(
+            self.log_start_offset <= self.log_end_offset,
+            "log start after log end"
+        );
+        assert!(
+            self.recovery_point <= self.log_end_offset,
+            "recovery point after log end"
+        );
+        assert_eq!(
+            self.active.next_offset(),
+            self.log_end_offset,
+            "active segment ends the log"
+        );
+    }
+
+    /// The sealed segment holding `offset` (which lies below the active segment and at or
+    /// above the log start).
+    fn sealed_for(&self, offset: i64) -> Arc<Segment> {
+        let (_, segment) = self
+            .sealed
+            .range(..=offset)
+            .next_back()
+            .expect("a sealed segment holds the offset");
+        Arc::clone(segment)
+    }
+}
+
+/// Where a read starts: ready in the active segment, or in a sealed one still to be looked up.
+enum ReadStart {
+    Ready(SegmentSlice),
+    Sealed(Arc<Segment>),
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `options.dir`, recovering segments past the recovery
+    /// point unless the last shutdown was clean.
+    pub fn open(options: OpenLog) -> Result<Self> {
+        std::fs::create_dir_all(&options.dir)?;
+        let now_ms = options.clock.now_ms();
+        let loaded = super::recovery::load_segments(&options, now_ms)?;
+        let log_end_offset = loaded.active.next_offset();
+        let first_base = loaded
+            .sealed
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(loaded.active.base_offset());
+        let log_start_offset = options
+            .log_start_offset
+            .filter(|start| (first_base..=log_end_offset).contains(start))
+            .unwrap_or(first_base);
+        let state = LogState {
+            sealed: loaded.sealed,
+            active: loaded.active,
+            log_start_offset,
+            log_end_offset,
+            recovery_point: loaded.recovery_point,
+            unsynced: Vec::new(),
+            last_flush_ms: now_ms,
+            closed: None,
+        };
+        state.check_invariants();
+        let (high_watermark, _) = watch::channel(log_end_offset);
+        let (durability, _) = watch::channel(Durability {
+            flushed_offset: state.recovery_point,
+            failed: false,
+        });
+        Ok(Self {
+            topic_partition: options.topic_partition,
+            dir: options.dir,
+            config: RwLock::new(options.config),
+            clock: options.clock,
+            state: Mutex::new(state),
+            high_watermark,
+            durability,
+            flush_queued: AtomicBool::new(false),
+        })
+    }
+
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.topic_partition
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> Arc<LogConfig> {
+        Arc::clone(&self.config.read())
+    }
+
+    /// Applies a new topic config; it governs appends and rolls from now on.
+    pub fn set_config(&self, config: Arc<LogConfig>) {
+        *self.config.write() = config;
+    }
+
+    pub fn offsets(&self) -> LogOffsets {
+        self.state.lock().offsets()
+    }
+
+    pub fn recovery_point(&self) -> i64 {
+        self.state.lock().recovery_point
+    }
+
+    /// A receiver that sees every high watermark change (for long-polling fetches). The
+    /// channel closes when the log is dropped.
+    pub fn subscribe_high_watermark(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    /// Appends one validated client batch, assigning offsets in place. See the module doc for
+    /// when the caller must also wait for [`PartitionLog::wait_flushed`].
+    pub fn append(&self, batch: &[u8], header: &BatchHeader) -> Result<AppendInfo> {
+        let config = self.config();
+        let now_ms = self.clock.now_ms();
+        let log_append_time_ms =
+            (config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+        let mut state = self.state.lock();
+        if let Some(reason) = &state.closed {
+            return Err(Error::UnknownTopicOrPartition(format!(
+                "{}: {reason}",
+                self.topic_partition
+            )));
+        }
+        let base_offset = state.log_end_offset;
+        let last_offset = base_offset + i64::from(header.last_offset_delta);
+        let rewritten = rewrite_header(
+            batch,
+            HeaderRewrite {
+                base_offset,
+                partition_leader_epoch: SINGLE_NODE_LEADER_EPOCH,
+                log_append_time_ms,
+            },
+        );
+        let prepared = PreparedBatch {
+            header: &rewritten,
+            tail: &batch[BATCH_HEADER_SIZE..],
+            base_offset,
+            last_offset,
+            max_timestamp: log_append_time_ms.unwrap_or(header.max_timestamp),
+        };
+        let rolled = match state.active.roll_reason(&prepared, &config, now_ms) {
+            Some(reason) => {
+                self.roll(&mut state, reason, now_ms)?;
+                true
+            }
+            None => false,
+        };
+        if let Err(error) = state.active.append(&prepared, config.index_interval_bytes) {
+            self.undo_torn_append(&mut state, &error);
+            return Err(Error::Storage(error));
+        }
+        state.log_end_offset = last_offset + 1;
+        state.check_invariants();
+        self.high_watermark.send_replace(state.log_end_offset);
+        let unflushed = u64::try_from(state.log_end_offset - state.recovery_point).unwrap_or(0);
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time_ms: log_append_time_ms.unwrap_or(-1),
+            log_start_offset: state.log_start_offset,
+            needs_flush: unflushed >= config.flush_messages,
+            rolled,
+        })
+    }
+
+    fn undo_torn_append(&self, state: &mut LogState, error: &std::io::Error) {
+        tracing::error!(partition = %self.topic_partition, %error, "append failed; cutting the torn bytes off");
+        if let Err(truncate_error) = state.active.truncate_torn_append() {
+            tracing::error!(partition = %self.topic_partition, %truncate_error, "cannot undo the failed append; partition closed");
+            state.closed = Some(format!("log write failed: {error}"));
+        }
+    }
+
+    fn roll(&self, state: &mut LogState, reason: segment::RollReason, now_ms: i64) -> Result<()> {
+        let new_base = state.log_end_offset;
+        let fresh = Segment::create(&self.dir, new_base, now_ms)?;
+        let mut old = std::mem::replace(&mut state.active, fresh);
+        if let Err(error) = old.seal() {
+            tracing::error!(partition = %self.topic_partition, %error, "sealing a segment failed; partition closed");
+            state.closed = Some(format!("segment seal failed: {error}"));
+        }
+        tracing::debug!(partition = %self.topic_partition, base_offset = old.base_offset(), new_base, ?reason, "rolled segment");
+        let old = Arc::new(old);
+        state.sealed.insert(old.base_offset(), Arc::clone(&old));
+        state.unsynced.push(old);
+        if state.closed.is_some() {
+            return Err(Error::Storage(std::io::Error::other("segment seal failed")));
+        }
+        Ok(())
+    }
+
+    /// Reads whole batches at `request.offset` (from one segment, as Kafka does).
+    pub fn read(&self, request: LogRead) -> Result<ReadResult> {
+        let (slice, offsets) = {
+            let state = self.state.lock();
+            let offsets = state.offsets();
+            self.check_fetch_offset(request.offset, &offsets)?;
+            if request.offset >= offsets.readable_end(request.isolation) {
+                return Ok(ReadResult {
+                    records: Bytes::new(),
+                    offsets,
+                });
+            }
+            let start = if request.offset >= state.active.base_offset() {
+                ReadStart::Ready(state.active.slice(request.offset, state.active.size())?)
+            } else {
+                ReadStart::Sealed(state.sealed_for(request.offset))
+            };
+            (start, offsets)
+        };
+        let slice = match slice {
+            ReadStart::Ready(slice) => slice,
+            ReadStart::Sealed(segment) => segment.slice(request.offset, segment.size())?,
+        };
+        let records = self.read_from(slice, request, &offsets)?;
+        Ok(ReadResult { records, offsets })
+    }
+
+    /// Reads from `slice`, moving on to later segments while the offset lies past a
+    /// segment's last batch.
+    fn read_from(
+        &self,
+        mut slice: SegmentSlice,
+        request: LogRead,
+        offsets: &LogOffsets,
+    ) -> Result<Bytes> {
+        loop {
+            if let Some(records) =
+                slice.read(request.offset, request.max_bytes, request.min_one_message)?
+            {
+                return Ok(records);
+            }
+            let state = self.state.lock();
+            let next = match state.sealed.range(slice.base_offset + 1..).next() {
+                Some((_, segment)) => segment.slice(request.offset, segment.size())?,
+                None if state.active.base_offset() > slice.base_offset => {
+                    state.active.slice(request.offset, state.active.size())?
+                }
+                None => return Ok(Bytes::new()),
+            };
+            if next.base_offset >= offsets.readable_end(request.isolation) {
+                return Ok(Bytes::new());
+            }
+            slice = next;
+        }
+    }
+
+    fn check_fetch_offset(&self, offset: i64, offsets: &LogOffsets) -> Result<()> {
+        if offset < offsets.log_start_offset || offset > offsets.log_end_offset {
+            return Err(Error::OffsetOutOfRange {
+                topic_partition: self.topic_partition.clone(),
+                offset,
+                log_start_offset: offsets.log_start_offset,
+                log_end_offset: offsets.log_end_offset,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first record at or after `timestamp` (ListOffsets by time). The lookup is rare,
+    /// so it runs under the partition lock.
+    pub fn find_offset_by_timestamp(&self, timestamp: i64) -> Result<Option<TimestampOffset>> {
+        let state = self.state.lock();
+        let start = state.log_start_offset;
+        for segment in state
+            .sealed
+            .values()
+            .map(AsRef::as_ref)
+            .chain(std::iter::once(&state.active))
+        {
+            if segment.max_timestamp() >= timestamp {
+                return segment.find_offset_by_timestamp(timestamp, start, segment.size());
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first record with the largest timestamp in the log (ListOffsets -3).
+    pub fn max_timestamp_offset(&self) -> Result<Option<TimestampOffset>> {
+        let state = self.state.lock();
+        let segments = state
+            .sealed
+            .values()
+            .map(AsRef::as_ref)
+            .chain(std::iter::once(&state.active));
+        let mut best: Option<&Segment> = None;
+        for segment in segments {
+            if best.is_none_or(|best| segment.max_timestamp() > best.max_timestamp()) {
+                best = Some(segment);
+            }
+        }
+        match best {
+            Some(segment) => segment.max_timestamp_record(segment.size()),
+            None => Ok(None),
+        }
+    }
+
+    /// Marks the partition as queued for the flusher; false if it already was.
+    pub(crate) fn mark_flush_queued(&self) -> bool {
+        !self.flush_queued.swap(true, Ordering::AcqRel)
+    }
+
+    /// fsyncs everything written so far (blocking; runs on the flusher's thread), then
+    /// advances the recovery point and wakes acknowledgements waiting for durability.
+    pub fn flush(&self) -> Result<()> {
+        self.flush_queued.store(false, Ordering::Release);
+        let (target, unsynced, active) = {
+            let state = self.state.lock();
+            if state.recovery_point == state.log_end_offset && state.unsynced.is_empty() {
+                return Ok(());
+            }
+            (
+                state.log_end_offset,
+                state.unsynced.clone(),
+                Arc::clone(state.active.log_file()),
+            )
+        };
+        let synced = unsynced
+            .iter()
+            .try_for_each(|segment| segment.sync())
+            .and_then(|()| active.sync_data());
+        if let Err(error) = synced {
+            tracing::error!(partition = %self.topic_partition, %error, "fsync failed; partition closed");
+            self.state.lock().closed = Some(format!("fsync failed: {error}"));
+            self.durability
+                .send_modify(|durability| durability.failed = true);
+            return Err(Error::Storage(error));
+        }
+        let mut state = self.state.lock();
+        state
+            .unsynced
+            .retain(|segment| !unsynced.iter().any(|synced| Arc::ptr_eq(synced, segment)));
+        state.recovery_point = state.recovery_point.max(target);
+        state.last_flush_ms = self.clock.now_ms();
+        state.check_invariants();
+        self.durability.send_modify(|durability| {
+            durability.flushed_offset = durability.flushed_offset.max(target)
+        });
+        Ok(())
+    }
+
+    /// Waits until offsets below `offset` are fsynced.
+    pub async fn wait_flushed(&self, offset: i64) -> Result<()> {
+        let mut receiver = self.durability.subscribe();
+        let durability = receiver
+            .wait_for(|durability| durability.failed || durability.flushed_offset >= offset)
+            .await
+            .map_err(|_| {
+                Error::Storage(std::io::Error::other("log closed while waiting for fsync"))
+            })?;
+        if durability.failed {
+            return Err(Error::Storage(std::io::Error::other("fsync failed")));
+        }
+        Ok(())
+    }
+
+    /// Whether `flush.ms` has passed since the last fsync with unflushed data.
+    pub fn flush_due(&self, now_ms: i64) -> bool {
+        let flush_ms = self.config().flush_ms;
+        let state = self.state.lock();
+        let unflushed = state.recovery_point < state.log_end_offset || !state.unsynced.is_empty();
+        unflushed && now_ms.saturating_sub(state.last_flush_ms) >= flush_ms
+    }
+
+    /// Refuses further appends with `reason`; used before deleting the log and at shutdown.
+    pub fn close(&self, reason: &str) {
+        self.state
+            .lock()
+            .closed
+            .get_or_insert_with(|| reason.to_owned());
+    }
+
+    /// Writes the active segment's index entries and fsyncs everything (clean shutdown).
+    pub fn persist_and_flush(&self) -> Result<()> {
+        self.state.lock().active.persist_indexes()?;
+        self.flush()?;
+        let state = self.state.lock();
+        state.active.sync()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+
+use super::*;
+use crate::log::test_support::{batch_headers, client_batch};
+use crate::protocol::record_batch::BatchHeader;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    clock: Clock,
+    config: LogConfig,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let config = LogConfig {
+            index_interval_bytes: 200,
+            segment_bytes: 4096,
+            ..LogConfig::kafka_defaults()
+        };
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            clock: Clock::manual(1_000_000),
+            config,
+        }
+    }
+
+    fn open(&self, clean_shutdown: bool, recovery_point: Option<i64>) -> PartitionLog {
+        PartitionLog::open(OpenLog {
+            dir: self.dir.path().join("topic-0"),
+            topic_partition: TopicPartition::new("topic", 0),
+            config: Arc::new(self.config.clone()),
+            clock: self.clock.clone(),
+            recovery_point,
+            log_start_offset: None,
+            clean_shutdown,
+        })
+        .unwrap()
+    }
+
+    fn segment_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("topic-0"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".log"))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn append(log: &PartitionLog, count: usize, timestamp: i64) -> AppendInfo {
+    let batch = client_batch(count, 100, timestamp);
+    let header = BatchHeader::parse(&batch).unwrap();
+    log.append(&batch, &header).unwrap()
+}
+
+fn read_offsets(log: &PartitionLog, offset: i64) -> Vec<(i64, i64)> {
+    let result = log
+        .read(LogRead {
+            offset,
+            max_bytes: u64::MAX,
+            min_one_message: true,
+            isolation: IsolationLevel::ReadUncommitted,
+        })
+        .unwrap();
+    batch_headers(&result.records)
+        .iter()
+        .map(|header| (header.base_offset, header.last_offset()))
+        .collect()
+}
+
+/// Every batch from `offset` to the log end, following reads across segments.
+fn read_everything(log: &PartitionLog, mut offset: i64) -> Vec<(i64, i64)> {
+    let mut batches = Vec::new();
+    while offset < log.offsets().log_end_offset {
+        let read = read_offsets(log, offset);
+        assert!(!read.is_empty(), "no progress at {offset}");
+        offset = read.last().unwrap().1 + 1;
+        batches.extend(read);
+    }
+    batches
+}
+
+fn assert_contiguous(batches: &[(i64, i64)], start: i64, end: i64) {
+    let mut next = start;
+    for &(base, last) in batches {
+        assert_eq!(base, next, "batches are contiguous");
+        next = last + 1;
+    }
+    assert_eq!(next, end);
+}
+
+#[test]
+fn offsets_are_assigned_in_order_across_rolls() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    for index in 0..100 {
+        let info = append(&log, 3, 1_000 + index);
+        assert_eq!(info.base_offset, index * 3);
+        assert_eq!(info.last_offset, index * 3 + 2);
+        assert_eq!(info.log_append_time_ms, -1);
+    }
+    assert!(fixture.segment_files().len() > 5, "small segments rolled");
+    assert_eq!(
+        log.offsets(),
+        LogOffsets {
+            log_start_offset: 0,
+            high_watermark: 300,
+            log_end_offset: 300
+        }
+    );
+    assert_contiguous(&read_everything(&log, 0), 0, 300);
+    let middle = read_offsets(&log, 151);
+    assert!(middle[0].0 <= 151 && 151 <= middle[0].1);
+}
+
+#[test]
+fn reading_past_the_end_is_out_of_range_and_at_the_end_is_empty() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    append(&log, 5, 1);
+    let read = |offset| {
+        log.read(LogRead {
+            offset,
+            max_bytes: 1 << 20,
+            min_one_message: true,
+            isolation: IsolationLevel::ReadCommitted,
+        })
+    };
+    assert!(read(5).unwrap().records.is_empty());
+    assert_eq!(read(6).unwrap_err().code(), 1);
+    assert_eq!(read(-1).unwrap_err().code(), 1);
+}
+
+#[test]
+fn a_clean_restart_keeps_everything_and_continues_offsets() {
+    let fixture = Fixture::new();
+    {
+        let log = fixture.open(false, None);
+        for index in 0..50 {
+            append(&log, 2, index);
+        }
+        log.persist_and_flush().unwrap();
+    }
+    let log = fixture.open(true, Some(100));
+    assert_eq!(log.offsets().log_end_offset, 100);
+    assert_eq!(log.recovery_point(), 100);
+    assert_eq!(append(&log, 2, 99).base_offset, 100);
+    assert_contiguous(&read_everything(&log, 0), 0, 102);
+}
+
+#[test]
+fn an_unclean_restart_cuts_a_torn_tail() {
+    let fixture = Fixture::new();
+    {
+        let log = fixture.open(false, None);
+        for index in 0..50 {
+            append(&log, 2, index);
+        }
+    }
+    let last = fixture.segment_files().pop().unwrap();
+    let path = fixture.dir.path().join("topic-0").join(&last);
+    let file = OpenOptions::new().append(true).open(&path).unwrap();
+    let half_batch = &client_batch(2, 100, 1)[..100];
+    std::io::Write::write_all(&mut &file, half_batch).unwrap();
+    let log = fixture.open(false, Some(0));
+    assert_eq!(log.offsets().log_end_offset, 100);
+    assert_eq!(log.recovery_point(), 100, "recovered and fsynced");
+    assert_eq!(append(&log, 1, 5).base_offset, 100);
+    assert_contiguous(&read_everything(&log, 0), 0, 101);
+}
+
+#[test]
+fn corruption_in_an_unflushed_segment_truncates_there_and_drops_later_segments() {
+    let fixture = Fixture::new();
+    {
+        let log = fixture.open(false, None);
+        for index in 0..100 {
+            append(&log, 2, index);
+        }
+    }
+    let files = fixture.segment_files();
+    assert!(files.len() >= 4);
+    let victim = &files[1];
+    let victim_base: i64 = victim.trim_end_matches(".log").parse().unwrap();
+    let path = fixture.dir.path().join("topic-0").join(victim);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    file.write_all_at(&[0xff], 1_000).unwrap();
+    let log = fixture.open(false, Some(0));
+    let end = log.offsets().log_end_offset;
+    assert!(
+        end > victim_base && end < 200,
+        "truncated inside the damaged segment: {end}"
+    );
+    assert_eq!(fixture.segment_files().len(), 2, "later segments deleted");
+    assert_contiguous(&read_everything(&log, 0), 0, end);
+}
+
+#[test]
+fn segments_before_the_recovery_point_are_trusted() {
+    let fixture = Fixture::new();
+    {
+        let log = fixture.open(false, None);
+        for index in 0..100 {
+            append(&log, 2, index);
+        }
+        log.flush().unwrap();
+    }
+    let files = fixture.segment_files();
+    // Damage the first segment; a recovery point past it means it is not rescanned.
+    let path = fixture.dir.path().join("topic-0").join(&files[0]);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    file.write_all_at(&[0xff], 1_000).unwrap();
+    let log = fixture.open(false, Some(200));
+    assert_eq!(log.offsets().log_end_offset, 200);
+}
+
+#[test]
+fn a_missing_index_is_rebuilt_even_after_a_clean_shutdown() {
+    let fixture = Fixture::new();
+    {
+        let log = fixture.open(false, None);
+        for index in 0..100 {
+            append(&log, 2, index);
+        }
+        log.persist_and_flush().unwrap();
+    }
+    let index = fixture.segment_files()[1].replace(".log", ".index");
+    std::fs::remove_file(fixture.dir.path().join("topic-0").join(index)).unwrap();
+    let log = fixture.open(true, Some(200));
+    assert_eq!(log.offsets().log_end_offset, 200);
+    assert_contiguous(&read_everything(&log, 0), 0, 200);
+}
+
+#[test]
+fn log_append_time_is_stamped_by_the_broker() {
+    let mut fixture = Fixture::new();
+    fixture.config.timestamp_type = TimestampType::LogAppendTime;
+    let log = fixture.open(false, None);
+    let info = append(&log, 3, 42);
+    assert_eq!(info.log_append_time_ms, 1_000_000);
+    let read = log
+        .read(LogRead {
+            offset: 0,
+            max_bytes: 1 << 20,
+            min_one_message: true,
+            isolation: IsolationLevel::ReadUncommitted,
+        })
+        .unwrap();
+    let header = batch_headers(&read.records)[0];
+    assert!(header.is_log_append_time());
+    assert_eq!(header.max_timestamp, 1_000_000);
+}
+
+#[test]
+fn timestamps_are_found_across_segments() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    for index in 0..100 {
+        append(&log, 2, 10_000 + index * 10);
+    }
+    let found = |timestamp| {
+        log.find_offset_by_timestamp(timestamp)
+            .unwrap()
+            .map(|found| found.offset)
+    };
+    assert_eq!(found(0), Some(0));
+    assert_eq!(found(10_005), Some(2));
+    assert_eq!(found(10_500), Some(100));
+    assert_eq!(found(10_990), Some(198));
+    assert_eq!(found(10_991), None);
+    let max = log.max_timestamp_offset().unwrap().unwrap();
+    assert_eq!((max.offset, max.timestamp), (198, 10_990));
+}
+
+#[tokio::test]
+async fn flush_messages_asks_for_durability_and_flush_provides_it() {
+    let mut fixture = Fixture::new();
+    fixture.config.flush_messages = 5;
+    let log = fixture.open(false, None);
+    assert!(!append(&log, 2, 1).needs_flush);
+    let info = append(&log, 3, 1);
+    assert!(info.needs_flush);
+    assert_eq!(log.recovery_point(), 0);
+    log.flush().unwrap();
+    assert_eq!(log.recovery_point(), 5);
+    log.wait_flushed(info.last_offset + 1).await.unwrap();
+    assert!(
+        !append(&log, 1, 1).needs_flush,
+        "counted from the last flush"
+    );
+}
+
+#[test]
+fn flush_is_due_after_flush_ms() {
+    let mut fixture = Fixture::new();
+    fixture.config.flush_ms = 1_000;
+    let log = fixture.open(false, None);
+    let now = fixture.clock.now_ms();
+    assert!(!log.flush_due(now + 5_000), "nothing to flush");
+    append(&log, 1, 1);
+    assert!(!log.flush_due(now + 999));
+    assert!(log.flush_due(now + 1_000));
+}
+
+#[test]
+fn a_closed_log_refuses_appends() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    log.close("deleted");
+    let batch = client_batch(1, 10, 1);
+    let error = log
+        .append(&batch, &BatchHeader::parse(&batch).unwrap())
+        .unwrap_err();
+    assert_eq!(error.code(), 3);
+}

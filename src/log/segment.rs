@@ -1,0 +1,718 @@
+//! A log segment: `<base offset>.log` with its `.index` and `.timeindex` (see
+//! [`super::offset_index`] and [`super::time_index`] for their formats).
+//!
+//! The `.log` file is a plain concatenation of v2 record batches exactly as stored on the
+//! wire, with broker-assigned offsets. The file name is the segment's base offset, zero-padded
+//! to 20 digits. A segment knows how to be a segment (append, roll checks, find a batch, read
+//! whole batches, recover by scanning); the partition log decides which segment does what.
+//!
+//! The log file handle is shared (`Arc<File>`) so readers can `pread` without holding the
+//! partition lock; only the partition's appender writes, always at the end.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSlice, Write};
+use std::ops::ControlFlow;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::index::{IndexEntry, IndexFile};
+use super::offset_index::OffsetEntry;
+use super::time_index::TimeEntry;
+use crate::config::topic::LogConfig;
+use crate::limits::BATCH_HEADER_SIZE;
+use crate::protocol::record_batch::{BatchHeader, verify_stored_batch};
+use crate::protocol::records::visit_records;
+
+/// File name of a segment file: base offset padded to 20 digits, then the extension.
+pub fn file_name(base_offset: i64, extension: &str) -> String {
+    format!("{base_offset:020}.{extension}")
+}
+
+pub fn log_path(dir: &Path, base_offset: i64) -> PathBuf {
+    dir.join(file_name(base_offset, "log"))
+}
+
+fn index_path(dir: &Path, base_offset: i64) -> PathBuf {
+    dir.join(file_name(base_offset, "index"))
+}
+
+fn time_index_path(dir: &Path, base_offset: i64) -> PathBuf {
+    dir.join(file_name(base_offset, "timeindex"))
+}
+
+/// A record's offset and timestamp found by a timestamp search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampOffset {
+    pub timestamp: i64,
+    pub offset: i64,
+    pub leader_epoch: i32,
+}
+
+/// A batch about to be appended: its rewritten header and the rest of its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct PreparedBatch<'a> {
+    pub header: &'a [u8; BATCH_HEADER_SIZE],
+    pub tail: &'a [u8],
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+}
+
+impl PreparedBatch<'_> {
+    pub fn size(&self) -> u64 {
+        (BATCH_HEADER_SIZE + self.tail.len()) as u64
+    }
+}
+
+/// Why the active segment must roll before an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollReason {
+    Size,
+    Time,
+    IndexFull,
+    OffsetOverflow,
+}
+
+/// A segment and its indexes.
+#[derive(Debug)]
+pub struct Segment {
+    base_offset: i64,
+    dir: PathBuf,
+    log: Arc<File>,
+    /// Bytes of whole batches in the log file.
+    size: u64,
+    /// The offset after the last batch (the base offset when empty).
+    next_offset: i64,
+    offset_index: IndexFile<OffsetEntry>,
+    time_index: IndexFile<TimeEntry>,
+    bytes_since_last_index_entry: u64,
+    /// Largest batch timestamp so far (-1 when none) and the last offset of its batch.
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    /// The first batch's max timestamp: `segment.ms` is measured from it (Kafka's
+    /// `rollingBasedTimestamp`).
+    first_batch_timestamp: Option<i64>,
+    created_ms: i64,
+}
+
+impl Segment {
+    /// Creates an empty segment, replacing any files of the same base offset.
+    pub fn create(dir: &Path, base_offset: i64, now_ms: i64) -> io::Result<Self> {
+        let log = open_log(&log_path(dir, base_offset), true)?;
+        log.set_len(0)?;
+        Ok(Self::assemble(
+            dir,
+            base_offset,
+            Arc::new(log),
+            Self::fresh_indexes(dir, base_offset)?,
+            now_ms,
+        ))
+    }
+
+    /// A segment with no batches indexed yet, over the given files.
+    fn assemble(
+        dir: &Path,
+        base_offset: i64,
+        log: Arc<File>,
+        indexes: (IndexFile<OffsetEntry>, IndexFile<TimeEntry>),
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            base_offset,
+            dir: dir.to_owned(),
+            log,
+            size: 0,
+            next_offset: base_offset,
+            offset_index: indexes.0,
+            time_index: indexes.1,
+            bytes_since_last_index_entry: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: base_offset,
+            first_batch_timestamp: None,
+            created_ms: now_ms,
+        }
+    }
+
+    fn fresh_indexes(
+        dir: &Path,
+        base_offset: i64,
+    ) -> io::Result<(IndexFile<OffsetEntry>, IndexFile<TimeEntry>)> {
+        Ok((
+            IndexFile::create(&index_path(dir, base_offset))?,
+            IndexFile::create(&time_index_path(dir, base_offset))?,
+        ))
+    }
+
+    /// Opens an existing segment whose indexes cannot be trusted and rebuilds them by
+    /// scanning the log (see [`Segment::recover`]). Returns the segment and the bytes cut
+    /// off its tail.
+    pub fn open_and_recover(
+        dir: &Path,
+        base_offset: i64,
+        index_interval_bytes: u64,
+        now_ms: i64,
+    ) -> io::Result<(Self, u64)> {
+        let log = Arc::new(open_log(&log_path(dir, base_offset), true)?);
+        let mut segment = Self::assemble(
+            dir,
+            base_offset,
+            log,
+            Self::fresh_indexes(dir, base_offset)?,
+            now_ms,
+        );
+        let truncated = segment.recover(index_interval_bytes, now_ms)?;
+        Ok((segment, truncated))
+    }
+
+    /// Opens a segment written before a clean shutdown (or before the recovery point): its
+    /// indexes are trusted if well formed. Returns `None` if an index is missing or malformed,
+    /// in which case the caller recovers the segment instead.
+    pub fn open_trusted(
+        dir: &Path,
+        base_offset: i64,
+        active: bool,
+        now_ms: i64,
+    ) -> io::Result<Option<Self>> {
+        let log = open_log(&log_path(dir, base_offset), active)?;
+        let size = log.metadata()?.len();
+        let Some(offset_index) = IndexFile::open(&index_path(dir, base_offset), active)? else {
+            return Ok(None);
+        };
+        let Some(time_index) = IndexFile::open(&time_index_path(dir, base_offset), active)? else {
+            return Ok(None);
+        };
+        let mut segment = Self::assemble(
+            dir,
+            base_offset,
+            Arc::new(log),
+            (offset_index, time_index),
+            now_ms,
+        );
+        segment.size = size;
+        if !segment.indexes_are_sane()? {
+            return Ok(None);
+        }
+        if let Err(error) = segment.load_tail_state() {
+            tracing::warn!(segment = %log_path(dir, base_offset).display(), %error, "segment needs recovery");
+            return Ok(None);
+        }
+        Ok(Some(segment))
+    }
+
+    /// Kafka's index sanity check: the last offset index entry points inside the log file and
+    /// the time index's timestamps do not decrease at its ends.
+    fn indexes_are_sane(&self) -> io::Result<bool> {
+        if let Some(last) = self.offset_index.last()? {
+            if u64::from(last.position) >= self.size {
+                return Ok(false);
+            }
+        }
+        match (self.time_index.entry_if_any(0)?, self.time_index.last()?) {
+            (Some(first), Some(last)) => Ok(first.timestamp <= last.timestamp),
+            _ => Ok(true),
+        }
+    }
+
+    /// Restores the in-memory state a trusted segment needs: the next offset and the largest
+    /// timestamp (scanning the batches after the last offset index entry), and the first
+    /// batch's timestamp.
+    fn load_tail_state(&mut self) -> io::Result<()> {
+        if let Some(entry) = self.time_index.last()? {
+            self.max_timestamp = entry.timestamp;
+            self.offset_of_max_timestamp = self.base_offset + i64::from(entry.relative_offset);
+        }
+        self.first_batch_timestamp = self
+            .header_at(0, self.size)?
+            .map(|header| header.max_timestamp);
+        let mut position = self
+            .offset_index
+            .last()?
+            .map_or(0, |entry| u64::from(entry.position));
+        while let Some(header) = self.header_at(position, self.size)? {
+            self.next_offset = header.next_offset();
+            if header.max_timestamp > self.max_timestamp {
+                self.max_timestamp = header.max_timestamp;
+                self.offset_of_max_timestamp = header.last_offset();
+            }
+            position += header_size(&header);
+        }
+        if position != self.size {
+            return Err(io::Error::other(format!(
+                "segment {} ends with a partial batch at {position} of {}",
+                self.base_offset, self.size
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    pub fn log_file(&self) -> &Arc<File> {
+        &self.log
+    }
+
+    /// Checks whether appending `batch` needs a new segment first (Kafka's `shouldRoll`).
+    pub fn roll_reason(
+        &self,
+        batch: &PreparedBatch<'_>,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Option<RollReason> {
+        if self.size == 0 {
+            return None;
+        }
+        if self.size + batch.size() > config.segment_bytes {
+            return Some(RollReason::Size);
+        }
+        let waited_ms = match self.first_batch_timestamp {
+            Some(first) if first >= 0 => batch.max_timestamp.saturating_sub(first),
+            _ => now_ms.saturating_sub(self.created_ms),
+        };
+        if waited_ms > config.segment_ms.saturating_sub(config.segment_jitter_ms) {
+            return Some(RollReason::Time);
+        }
+        let max_entries = usize::try_from(config.segment_index_bytes).unwrap_or(usize::MAX);
+        if self.offset_index.len() >= max_entries / OffsetEntry::SIZE
+            || self.time_index.len() >= max_entries / TimeEntry::SIZE
+        {
+            return Some(RollReason::IndexFull);
+        }
+        if batch.last_offset - self.base_offset > i64::from(i32::MAX) {
+            return Some(RollReason::OffsetOverflow);
+        }
+        None
+    }
+
+    /// Appends one prepared batch with a single vectored write, then indexes it.
+    pub fn append(
+        &mut self,
+        batch: &PreparedBatch<'_>,
+        index_interval_bytes: u64,
+    ) -> io::Result<()> {
+        assert!(
+            batch.base_offset >= self.next_offset,
+            "offsets must increase"
+        );
+        assert!(batch.last_offset >= batch.base_offset);
+        let position = self.size;
+        let relative_offset = u32::try_from(batch.last_offset - self.base_offset)
+            .map_err(|_| io::Error::other("relative offset overflow"))?;
+        let entry_position =
+            u32::try_from(position).map_err(|_| io::Error::other("segment over 4 GiB"))?;
+        write_all_vectored(
+            &self.log,
+            &mut [IoSlice::new(batch.header), IoSlice::new(batch.tail)],
+        )?;
+        self.size += batch.size();
+        self.next_offset = batch.last_offset + 1;
+        self.first_batch_timestamp
+            .get_or_insert(batch.max_timestamp);
+        if batch.max_timestamp > self.max_timestamp {
+            self.max_timestamp = batch.max_timestamp;
+            self.offset_of_max_timestamp = batch.last_offset;
+        }
+        if self.bytes_since_last_index_entry > index_interval_bytes {
+            self.offset_index.append(OffsetEntry {
+                relative_offset,
+                position: entry_position,
+            });
+            self.maybe_append_time_entry()?;
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += batch.size();
+        Ok(())
+    }
+
+    fn maybe_append_time_entry(&mut self) -> io::Result<()> {
+        let last_timestamp = self.time_index.last()?.map_or(-1, |entry| entry.timestamp);
+        if self.max_timestamp > last_timestamp {
+            let relative_offset = u32::try_from(self.offset_of_max_timestamp - self.base_offset)
+                .map_err(|_| io::Error::other("relative offset overflow"))?;
+            self.time_index.append(TimeEntry {
+                timestamp: self.max_timestamp,
+                relative_offset,
+            });
+        }
+        Ok(())
+    }
+
+    /// Undoes a failed append: cuts the log file back to the last whole batch.
+    pub fn truncate_torn_append(&self) -> io::Result<()> {
+        self.log.set_len(self.size)
+    }
+
+    /// Makes the segment read-only: records its largest timestamp in the time index and
+    /// writes both indexes (Kafka's `onBecomeInactiveSegment`).
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.maybe_append_time_entry()?;
+        self.offset_index.seal()?;
+        self.time_index.seal()
+    }
+
+    /// Writes unpersisted index entries (before a clean shutdown).
+    pub fn persist_indexes(&mut self) -> io::Result<()> {
+        self.offset_index.persist()?;
+        self.time_index.persist()
+    }
+
+    /// fsyncs the log file and the index files.
+    pub fn sync(&self) -> io::Result<()> {
+        self.log.sync_data()?;
+        self.offset_index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// Deletes the segment's files.
+    pub fn delete_files(&self) -> io::Result<()> {
+        for path in [
+            log_path(&self.dir, self.base_offset),
+            self.offset_index.path().to_owned(),
+            self.time_index.path().to_owned(),
+        ] {
+            match std::fs::remove_file(&path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The position to start scanning from for `offset`: that of the last indexed batch whose
+    /// last offset is at most `offset`, or 0.
+    pub fn index_position(&self, offset: i64) -> io::Result<u64> {
+        let relative = (offset - self.base_offset).max(0);
+        Ok(self
+            .offset_index
+            .floor(relative)?
+            .map_or(0, |entry| u64::from(entry.position)))
+    }
+
+    /// The header of the batch at `position`, if a whole header lies before `end`.
+    pub fn header_at(&self, position: u64, end: u64) -> io::Result<Option<BatchHeader>> {
+        read_header(&self.log, position, end)
+    }
+
+    /// The first batch at or after `start` whose last offset is at least `offset`, with its
+    /// position.
+    pub fn find_batch(
+        &self,
+        offset: i64,
+        start: u64,
+        end: u64,
+    ) -> io::Result<Option<(u64, BatchHeader)>> {
+        find_batch(&self.log, offset, start, end)
+    }
+
+    /// Finds the first record with a timestamp at or after `timestamp` and an offset at or
+    /// after `starting_offset` (Kafka's `findOffsetByTimestamp`).
+    pub fn find_offset_by_timestamp(
+        &self,
+        timestamp: i64,
+        starting_offset: i64,
+        end: u64,
+    ) -> crate::error::Result<Option<TimestampOffset>> {
+        let indexed = self.time_index.floor(timestamp)?;
+        let from_offset = indexed
+            .map_or(self.base_offset, |entry| {
+                self.base_offset + i64::from(entry.relative_offset)
+            })
+            .max(starting_offset);
+        let mut position = self.index_position(from_offset)?;
+        while let Some(header) = self.header_at(position, end)? {
+            if header.max_timestamp >= timestamp {
+                let batch = read_batch(&self.log, position, &header)?;
+                let found = first_record(&batch, |record| {
+                    record.timestamp >= timestamp && record.offset >= starting_offset
+                })?;
+                if let Some(found) = found {
+                    return Ok(Some(TimestampOffset {
+                        leader_epoch: header.partition_leader_epoch,
+                        ..found
+                    }));
+                }
+            }
+            position += header_size(&header);
+        }
+        Ok(None)
+    }
+
+    /// The first record carrying the segment's largest timestamp (ListOffsets -3).
+    pub fn max_timestamp_record(&self, end: u64) -> crate::error::Result<Option<TimestampOffset>> {
+        if self.max_timestamp < 0 {
+            return Ok(None);
+        }
+        let mut position = self.index_position(self.offset_of_max_timestamp)?;
+        while let Some(header) = self.header_at(position, end)? {
+            if header.max_timestamp == self.max_timestamp {
+                let batch = read_batch(&self.log, position, &header)?;
+                let found =
+                    first_record(&batch, |record| record.timestamp == header.max_timestamp)?;
+                return Ok(found.map(|found| TimestampOffset {
+                    leader_epoch: header.partition_leader_epoch,
+                    ..found
+                }));
+            }
+            position += header_size(&header);
+        }
+        Ok(None)
+    }
+
+    /// What a reader needs to read this segment without the partition lock: the file, the
+    /// index's starting point for `offset`, and the readable end.
+    pub fn slice(&self, offset: i64, end: u64) -> io::Result<SegmentSlice> {
+        Ok(SegmentSlice {
+            log: Arc::clone(&self.log),
+            base_offset: self.base_offset,
+            start: self.index_position(offset)?,
+            end: end.min(self.size),
+        })
+    }
+
+    /// Reads whole batches from the one holding `offset` (see [`SegmentSlice::read`]).
+    pub fn read(&self, request: SegmentRead) -> io::Result<Option<Bytes>> {
+        self.slice(request.offset, request.end)?.read(
+            request.offset,
+            request.max_bytes,
+            request.min_one_message,
+        )
+    }
+
+    /// Scans the whole log file, checking every batch (magic, length, CRC, increasing
+    /// offsets), and rebuilds both indexes. The file is truncated at the first invalid batch.
+    /// Returns the number of bytes cut off.
+    pub fn recover(&mut self, index_interval_bytes: u64, now_ms: i64) -> io::Result<u64> {
+        let file_size = self.log.metadata()?.len();
+        let base_offset = self.base_offset;
+        let log = Arc::clone(&self.log);
+        let indexes = Self::fresh_indexes(&self.dir, base_offset)?;
+        *self = Self::assemble(
+            &self.dir.clone(),
+            base_offset,
+            Arc::clone(&log),
+            indexes,
+            now_ms,
+        );
+        let mut position = 0;
+        while let Some(header) = read_header(&log, position, file_size)? {
+            let size = header_size(&header);
+            let valid = header.base_offset >= self.next_offset.max(base_offset)
+                && read_batch(&log, position, &header)
+                    .ok()
+                    .is_some_and(|batch| verify_stored_batch(&batch).is_ok());
+            if !valid {
+                break;
+            }
+            self.index_recovered_batch(&header, position, index_interval_bytes)?;
+            position += size;
+        }
+        let truncated = file_size - position;
+        if truncated > 0 {
+            log.set_len(position)?;
+        }
+        self.size = position;
+        Ok(truncated)
+    }
+
+    fn index_recovered_batch(
+        &mut self,
+        header: &BatchHeader,
+        position: u64,
+        index_interval_bytes: u64,
+    ) -> io::Result<()> {
+        let relative_offset = u32::try_from(header.last_offset() - self.base_offset)
+            .map_err(|_| io::Error::other("relative offset overflow"))?;
+        self.first_batch_timestamp
+            .get_or_insert(header.max_timestamp);
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.offset_of_max_timestamp = header.last_offset();
+        }
+        if self.bytes_since_last_index_entry > index_interval_bytes {
+            let position = u32::try_from(position).map_err(io::Error::other)?;
+            self.offset_index.append(OffsetEntry {
+                relative_offset,
+                position,
+            });
+            self.maybe_append_time_entry()?;
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += header_size(header);
+        self.next_offset = header.next_offset();
+        Ok(())
+    }
+}
+
+/// A readable region of a segment, detached from the partition lock.
+#[derive(Debug, Clone)]
+pub struct SegmentSlice {
+    pub log: Arc<File>,
+    pub base_offset: i64,
+    /// Where to start scanning (from the offset index).
+    pub start: u64,
+    /// Bytes of the file that may be read.
+    pub end: u64,
+}
+
+impl SegmentSlice {
+    /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`
+    /// (Kafka's `LogSegment.read`). With `min_one_message` the first batch is returned even
+    /// if larger than `max_bytes` (KIP-74). `None` when no batch at or after `offset` lies in
+    /// the slice.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: u64,
+        min_one_message: bool,
+    ) -> io::Result<Option<Bytes>> {
+        let Some((position, first)) = find_batch(&self.log, offset, self.start, self.end)? else {
+            return Ok(None);
+        };
+        let first_size = header_size(&first);
+        let wanted = (self.end - position).min(max_bytes);
+        if wanted < first_size {
+            if !min_one_message {
+                return Ok(Some(Bytes::new()));
+            }
+            return read_exact(&self.log, position, first_size).map(Some);
+        }
+        let mut bytes = read_exact(&self.log, position, wanted)?;
+        let whole = whole_batches_length(&bytes);
+        bytes.truncate(usize::try_from(whole).map_err(io::Error::other)?);
+        Ok(Some(bytes))
+    }
+}
+
+/// What [`Segment::read`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentRead {
+    pub offset: i64,
+    pub max_bytes: u64,
+    pub min_one_message: bool,
+    /// Bytes of the file that may be read (the high watermark's position, or the size).
+    pub end: u64,
+}
+
+fn open_log(path: &Path, writable: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    if writable {
+        options.append(true).create(true).mode(0o644);
+    }
+    options.open(path)
+}
+
+fn header_size(header: &BatchHeader) -> u64 {
+    header.size().map_or(0, |size| size as u64)
+}
+
+/// Reads the batch header at `position`; `None` when no whole, plausible batch lies before
+/// `end` (end of data, or a torn or corrupt length).
+fn read_header(file: &File, position: u64, end: u64) -> io::Result<Option<BatchHeader>> {
+    if position + BATCH_HEADER_SIZE as u64 > end {
+        return Ok(None);
+    }
+    let mut bytes = [0u8; BATCH_HEADER_SIZE];
+    file.read_exact_at(&mut bytes, position)?;
+    let header = BatchHeader::parse(&bytes).expect("whole header");
+    match header.size() {
+        Some(size) if position + size as u64 <= end => Ok(Some(header)),
+        _ => Ok(None),
+    }
+}
+
+fn find_batch(
+    file: &File,
+    offset: i64,
+    start: u64,
+    end: u64,
+) -> io::Result<Option<(u64, BatchHeader)>> {
+    let mut position = start;
+    while let Some(header) = read_header(file, position, end)? {
+        if header.last_offset() >= offset {
+            return Ok(Some((position, header)));
+        }
+        position += header_size(&header);
+    }
+    Ok(None)
+}
+
+fn read_exact(file: &File, position: u64, length: u64) -> io::Result<Bytes> {
+    let mut bytes = BytesMut::zeroed(usize::try_from(length).map_err(io::Error::other)?);
+    file.read_exact_at(&mut bytes, position)?;
+    Ok(bytes.freeze())
+}
+
+fn read_batch(file: &File, position: u64, header: &BatchHeader) -> io::Result<Bytes> {
+    read_exact(file, position, header_size(header))
+}
+
+/// The length of the longest prefix of `bytes` made of whole batches.
+fn whole_batches_length(bytes: &[u8]) -> u64 {
+    let mut position = 0usize;
+    while let Some(header) = BatchHeader::parse(&bytes[position..]) {
+        match header.size() {
+            Some(size) if position + size <= bytes.len() => position += size,
+            _ => break,
+        }
+    }
+    position as u64
+}
+
+fn first_record(
+    batch: &[u8],
+    matches: impl Fn(&crate::protocol::records::RecordView<'_>) -> bool,
+) -> crate::error::Result<Option<TimestampOffset>> {
+    let mut found = None;
+    visit_records(batch, |record| {
+        if matches(&record) {
+            found = Some(TimestampOffset {
+                timestamp: record.timestamp,
+                offset: record.offset,
+                leader_epoch: -1,
+            });
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    Ok(found)
+}
+
+/// Writes every byte of `slices` at the end of an append-mode file.
+fn write_all_vectored(file: &File, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    let mut writer: &File = file;
+    while !slices.is_empty() {
+        match writer.write_vectored(slices) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "log file write returned 0",
+                ));
+            }
+            Ok(written) => IoSlice::advance_slices(&mut slices, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,361 @@
+//! Cluster metadata as a log of typed records replayed into an image (KRaft's model).
+//!
+//! The single-node broker is its own controller: changes (topic creation and deletion so far)
+//! are validated ([`topics`]), written as one batch to the local metadata log
+//! `<data dir>/__cluster_metadata-0` and fsynced, and only then replayed into the next
+//! [`MetadataImage`] and published. At start-up the whole log is replayed through the same
+//! [`MetadataImage::replay`], so topics, ids, partition counts and configs survive restarts.
+//! One writer at a time (an async mutex) keeps validation and the write atomic.
+//!
+//! With a cluster (later), the same records are replicated by a controller quorum; this module
+//! is written so that only where records are appended changes.
+
+pub mod image;
+pub mod meta_properties;
+pub mod records;
+pub mod topic_name;
+pub mod topics;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::config::topic::LogConfig;
+use crate::error::{Error, Result};
+use crate::log::partition_log::{LogRead, OpenLog, PartitionLog};
+use crate::protocol::record_batch::{BatchHeader, RecordInput, build_uncompressed_batch};
+use crate::protocol::records::visit_records;
+use crate::types::{IsolationLevel, TopicPartition};
+pub use image::{MetadataImage, PartitionImage, TopicImage};
+use records::MetadataRecord;
+pub use topics::{ReplicaAssignment, TopicPlan, TopicSpec};
+
+/// The metadata log's directory name (as KRaft's).
+pub const METADATA_LOG_DIR: &str = "__cluster_metadata-0";
+const METADATA_TOPIC: &str = "__cluster_metadata";
+
+/// Whether a data directory entry is the metadata log (never a topic partition).
+pub fn is_metadata_log_dir(name: &str) -> bool {
+    name == METADATA_LOG_DIR
+}
+
+/// Broker settings that metadata decisions depend on.
+#[derive(Debug, Clone)]
+pub struct MetadataSettings {
+    pub node_id: i32,
+    pub default_partitions: i32,
+    pub default_replication_factor: i16,
+}
+
+/// The metadata log, its image, and the one-writer lock.
+#[derive(Debug)]
+pub struct MetadataStore {
+    log: Arc<PartitionLog>,
+    image: RwLock<Arc<MetadataImage>>,
+    writer: tokio::sync::Mutex<()>,
+    cluster_id: String,
+    settings: MetadataSettings,
+    clock: Clock,
+}
+
+/// A DeleteTopics target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicTarget {
+    Name(String),
+    Id(Uuid),
+}
+
+impl MetadataStore {
+    /// Opens the metadata log under `data_dir` and replays it. Blocking.
+    pub fn open(
+        data_dir: &std::path::Path,
+        settings: MetadataSettings,
+        clock: Clock,
+    ) -> Result<Self> {
+        let identity = meta_properties::load_or_create(data_dir, settings.node_id)?;
+        let log = PartitionLog::open(OpenLog {
+            dir: data_dir.join(METADATA_LOG_DIR),
+            topic_partition: TopicPartition::new(METADATA_TOPIC, 0),
+            config: Arc::new(LogConfig::kafka_defaults()),
+            clock: clock.clone(),
+            recovery_point: None,
+            log_start_offset: None,
+            clean_shutdown: false,
+        })?;
+        let image = replay_log(&log)?;
+        let log = Arc::new(log);
+        tracing::info!(
+            cluster_id = identity.cluster_id,
+            topics = image.topics.len(),
+            "metadata loaded"
+        );
+        Ok(Self {
+            log,
+            image: RwLock::new(Arc::new(image)),
+            writer: tokio::sync::Mutex::new(()),
+            cluster_id: identity.cluster_id,
+            settings,
+            clock,
+        })
+    }
+
+    /// The current image: a cheap snapshot that never changes under the caller.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        Arc::clone(&self.image.read())
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.settings.node_id
+    }
+
+    /// Validates and (unless `validate_only`) durably creates topics. One result per spec.
+    pub async fn create_topics(
+        &self,
+        specs: &[TopicSpec],
+        validate_only: bool,
+    ) -> Vec<Result<TopicPlan>> {
+        let _writer = self.writer.lock().await;
+        let image = self.image();
+        let brokers = [self.settings.node_id];
+        let context = topics::CreationContext {
+            image: &image,
+            brokers: &brokers,
+            default_partitions: self.settings.default_partitions,
+            default_replication_factor: self.settings.default_replication_factor,
+        };
+        let mut plans = topics::plan_creations(&context, specs);
+        if validate_only {
+            return plans;
+        }
+        let records: Vec<MetadataRecord> = plans
+            .iter()
+            .flatten()
+            .flat_map(TopicPlan::records)
+            .collect();
+        if let Err(error) = self.commit(&image, records).await {
+            tracing::error!(%error, "writing topic creations to the metadata log failed");
+            let message = error.to_string();
+            for plan in &mut plans {
+                if plan.is_ok() {
+                    *plan = Err(Error::Storage(std::io::Error::other(message.clone())));
+                }
+            }
+        }
+        plans
+    }
+
+    /// Durably deletes topics. One result per target: the deleted topic or why not.
+    pub async fn delete_topics(&self, targets: &[TopicTarget]) -> Vec<Result<Arc<TopicImage>>> {
+        let _writer = self.writer.lock().await;
+        let image = self.image();
+        let mut results: Vec<Result<Arc<TopicImage>>> = targets
+            .iter()
+            .map(|target| match target {
+                TopicTarget::Name(name) => image
+                    .topic(name)
+                    .cloned()
+                    .ok_or_else(|| Error::UnknownTopicOrPartition(name.clone())),
+                TopicTarget::Id(id) => image
+                    .topic_by_id(*id)
+                    .cloned()
+                    .ok_or(Error::UnknownTopicId(*id)),
+            })
+            .collect();
+        let records: Vec<MetadataRecord> = results
+            .iter()
+            .flatten()
+            .map(|topic| MetadataRecord::RemoveTopic {
+                topic_id: topic.topic_id,
+            })
+            .collect();
+        if let Err(error) = self.commit(&image, records).await {
+            tracing::error!(%error, "writing topic deletions to the metadata log failed");
+            let message = error.to_string();
+            for result in &mut results {
+                if result.is_ok() {
+                    *result = Err(Error::Storage(std::io::Error::other(message.clone())));
+                }
+            }
+        }
+        results
+    }
+
+    /// Appends `records` as one batch, fsyncs it, then replays it into the next image.
+    async fn commit(&self, image: &MetadataImage, records: Vec<MetadataRecord>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<Vec<u8>> = records.iter().map(MetadataRecord::encode).collect();
+        let inputs: Vec<RecordInput<'_>> = values
+            .iter()
+            .map(|value| RecordInput {
+                key: None,
+                value: Some(value),
+            })
+            .collect();
+        let batch = build_uncompressed_batch(&inputs, self.clock.now_ms()).freeze();
+        let header = BatchHeader::parse(&batch).expect("built batch has a header");
+        let log = Arc::clone(&self.log);
+        let base_offset = tokio::task::spawn_blocking(move || -> Result<i64> {
+            let info = log.append(&batch, &header)?;
+            log.flush()?;
+            Ok(info.base_offset)
+        })
+        .await
+        .map_err(|error| Error::Internal(format!("metadata write task failed: {error}")))??;
+        let mut next = image.clone();
+        for (offset, record) in (base_offset..).zip(records) {
+            next.replay(offset, record).map_err(Error::Internal)?;
+        }
+        *self.image.write() = Arc::new(next);
+        Ok(())
+    }
+
+    /// fsyncs the metadata log (shutdown).
+    pub fn shutdown(&self) -> Result<()> {
+        self.log.close("broker shutting down");
+        self.log.persist_and_flush()
+    }
+}
+
+/// Replays every record of the metadata log into a fresh image.
+fn replay_log(log: &PartitionLog) -> Result<MetadataImage> {
+    let mut image = MetadataImage::default();
+    let mut offset = log.offsets().log_start_offset;
+    let end = log.offsets().log_end_offset;
+    while offset < end {
+        let read = log.read(LogRead {
+            offset,
+            max_bytes: 1 << 20,
+            min_one_message: true,
+            isolation: IsolationLevel::ReadUncommitted,
+        })?;
+        if read.records.is_empty() {
+            break;
+        }
+        offset = replay_batches(&mut image, &read.records, offset)?;
+    }
+    Ok(image)
+}
+
+/// Replays the records at or after `from` in `batches`; returns the next offset.
+fn replay_batches(image: &mut MetadataImage, mut batches: &[u8], from: i64) -> Result<i64> {
+    let mut next = from;
+    while let Some(header) = BatchHeader::parse(batches) {
+        let size = header
+            .size()
+            .ok_or_else(|| Error::Internal("metadata batch length".into()))?;
+        let batch = Bytes::copy_from_slice(&batches[..size]);
+        let mut failure = None;
+        visit_records(&batch, |record| {
+            if record.offset < from {
+                return std::ops::ControlFlow::Continue(());
+            }
+            let decoded = record
+                .value
+                .ok_or_else(|| "metadata record without a value".to_owned())
+                .and_then(MetadataRecord::decode);
+            match decoded.and_then(|decoded| image.replay(record.offset, decoded)) {
+                Ok(()) => std::ops::ControlFlow::Continue(()),
+                Err(error) => {
+                    failure = Some(format!(
+                        "metadata record at offset {}: {error}",
+                        record.offset
+                    ));
+                    std::ops::ControlFlow::Break(())
+                }
+            }
+        })?;
+        if let Some(failure) = failure {
+            return Err(Error::Internal(failure));
+        }
+        next = header.next_offset();
+        batches = &batches[size..];
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> MetadataSettings {
+        MetadataSettings {
+            node_id: 1,
+            default_partitions: 2,
+            default_replication_factor: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn topics_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let (created_id, cluster_id) = {
+            let store = MetadataStore::open(dir.path(), settings(), Clock::system()).unwrap();
+            let specs = [
+                TopicSpec::with_defaults("a"),
+                TopicSpec {
+                    num_partitions: 5,
+                    ..TopicSpec::with_defaults("b")
+                },
+            ];
+            let results = store.create_topics(&specs, false).await;
+            assert!(results.iter().all(Result::is_ok));
+            let deleted = store
+                .delete_topics(&[
+                    TopicTarget::Name("a".into()),
+                    TopicTarget::Name("zz".into()),
+                ])
+                .await;
+            assert!(deleted[0].is_ok());
+            assert_eq!(deleted[1].as_ref().unwrap_err().code(), 3);
+            store.shutdown().unwrap();
+            (
+                results[1].as_ref().unwrap().topic_id,
+                store.cluster_id().to_owned(),
+            )
+        };
+        let store = MetadataStore::open(dir.path(), settings(), Clock::system()).unwrap();
+        assert_eq!(store.cluster_id(), cluster_id);
+        let image = store.image();
+        assert!(image.topic("a").is_none());
+        let b = image.topic("b").unwrap();
+        assert_eq!(b.topic_id, created_id);
+        assert_eq!(b.partition_count(), 5);
+        let again = store
+            .create_topics(&[TopicSpec::with_defaults("a")], false)
+            .await;
+        assert_eq!(
+            again[0].as_ref().unwrap().partition_count(),
+            2,
+            "the name is free again"
+        );
+    }
+
+    #[tokio::test]
+    async fn validate_only_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(dir.path(), settings(), Clock::system()).unwrap();
+        let results = store
+            .create_topics(&[TopicSpec::with_defaults("v")], true)
+            .await;
+        assert!(results[0].is_ok());
+        assert!(store.image().topic("v").is_none());
+        assert_eq!(
+            store
+                .delete_topics(&[TopicTarget::Id(Uuid::new_v4())])
+                .await[0]
+                .as_ref()
+                .unwrap_err()
+                .code(),
+            100
+        );
+    }
+}

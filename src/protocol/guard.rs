@@ -1,0 +1,434 @@
+//! Pre-decode guard against hostile lengths in request bodies.
+//!
+//! The `kafka-protocol` crate (0.18) decodes an array by reading its length from the wire and
+//! calling `Vec::with_capacity(length)` before it decodes a single element. An 8-byte Metadata
+//! request claiming 2^31 topics therefore asks for hundreds of gigabytes, and a failed
+//! allocation aborts the process; no `catch_unwind` helps.
+//!
+//! So before a body reaches the crate, [`check`] walks it with a compact description of the
+//! request's schema ([`RequestShape`]): every array length is checked against the bytes left in
+//! the frame (each element takes at least one byte), and the exact memory the decoder would
+//! reserve (`length * size_of::<Element>()`, summed over all arrays) is checked against
+//! [`DECODED_ARRAY_BYTES_MAX`]. Strings and byte fields are zero-copy slices of the frame in the
+//! crate, so only arrays reserve memory.
+//!
+//! The walker accepts null for every nullable-looking field and leaves semantic checks to the
+//! crate; it only has to agree with the crate on *where* each field is. The unit tests encode
+//! populated requests with the crate at every served version and require the walker to consume
+//! them exactly, so a schema typo cannot reject valid clients unnoticed.
+
+use std::mem::size_of;
+
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, TopicName, create_topics_request, delete_topics_request, fetch_request,
+    list_offsets_request, metadata_request, produce_request,
+};
+
+use crate::limits::DECODED_ARRAY_BYTES_MAX;
+
+/// Why a body was refused before decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    #[error("request body ends inside a field")]
+    Truncated,
+    #[error("array of {length} elements with only {remaining} bytes left in the frame")]
+    ArrayLength { length: u64, remaining: usize },
+    #[error("arrays would reserve {bytes} bytes, over the limit of {DECODED_ARRAY_BYTES_MAX}")]
+    ArrayMemory { bytes: u64 },
+    #[error("negative length {0}")]
+    NegativeLength(i64),
+    #[error("malformed varint")]
+    Varint,
+}
+
+/// One field's wire type.
+#[derive(Debug, Clone, Copy)]
+enum Ty {
+    Bool,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Uuid,
+    /// A string: i16 length (-1 null), or compact in flexible versions.
+    String,
+    /// Bytes or records: i32 length (-1 null), or compact in flexible versions.
+    Bytes,
+    /// An array of structs; `element_size` is the decoded element's in-memory size.
+    StructArray {
+        fields: &'static [Field],
+        element_size: usize,
+    },
+    /// An array of a fixed-size or string type.
+    ValueArray {
+        element: &'static Ty,
+        element_size: usize,
+    },
+}
+
+/// A field present in versions `min..=max`.
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    ty: Ty,
+    min: i16,
+    max: i16,
+}
+
+const fn field(ty: Ty, min: i16, max: i16) -> Field {
+    Field { ty, min, max }
+}
+
+const ALL: i16 = i16::MAX;
+
+const fn structs<T>(fields: &'static [Field]) -> Ty {
+    Ty::StructArray {
+        fields,
+        element_size: size_of::<T>(),
+    }
+}
+
+const fn values<T>(element: &'static Ty) -> Ty {
+    Ty::ValueArray {
+        element,
+        element_size: size_of::<T>(),
+    }
+}
+
+/// The layout of one request body.
+#[derive(Debug)]
+pub struct RequestShape {
+    /// The first flexible version (compact lengths, tagged fields).
+    flexible_min: i16,
+    fields: &'static [Field],
+}
+
+/// The shape of `api_key`'s request body, or `None` when the request has no arrays at all and
+/// so cannot make the decoder reserve memory from a wire length.
+pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
+    match api_key {
+        ApiKey::Metadata => Some(&METADATA),
+        ApiKey::Produce => Some(&PRODUCE),
+        ApiKey::Fetch => Some(&FETCH),
+        ApiKey::ListOffsets => Some(&LIST_OFFSETS),
+        ApiKey::CreateTopics => Some(&CREATE_TOPICS),
+        ApiKey::DeleteTopics => Some(&DELETE_TOPICS),
+        _ => None,
+    }
+}
+
+/// Whether `api_key`'s request is known to hold no arrays (so needs no walk).
+pub fn is_array_free(api_key: ApiKey) -> bool {
+    matches!(api_key, ApiKey::ApiVersions | ApiKey::DescribeCluster)
+}
+
+static METADATA_TOPIC: [Field; 2] = [field(Ty::Uuid, 10, ALL), field(Ty::String, 0, ALL)];
+static METADATA: RequestShape = RequestShape {
+    flexible_min: 9,
+    fields: &[
+        field(
+            structs::<metadata_request::MetadataRequestTopic>(&METADATA_TOPIC),
+            0,
+            ALL,
+        ),
+        field(Ty::Bool, 4, ALL),
+        field(Ty::Bool, 8, 10),
+        field(Ty::Bool, 8, ALL),
+    ],
+};
+
+static PRODUCE_PARTITION: [Field; 2] = [field(Ty::Int32, 0, ALL), field(Ty::Bytes, 0, ALL)];
+static PRODUCE_TOPIC: [Field; 3] = [
+    field(Ty::String, 0, 12),
+    field(Ty::Uuid, 13, ALL),
+    field(
+        structs::<produce_request::PartitionProduceData>(&PRODUCE_PARTITION),
+        0,
+        ALL,
+    ),
+];
+static PRODUCE: RequestShape = RequestShape {
+    flexible_min: 9,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(Ty::Int16, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(
+            structs::<produce_request::TopicProduceData>(&PRODUCE_TOPIC),
+            0,
+            ALL,
+        ),
+    ],
+};
+
+static FETCH_PARTITION: [Field; 6] = [
+    field(Ty::Int32, 0, ALL),
+    field(Ty::Int32, 9, ALL),
+    field(Ty::Int64, 0, ALL),
+    field(Ty::Int32, 12, ALL),
+    field(Ty::Int64, 5, ALL),
+    field(Ty::Int32, 0, ALL),
+];
+static FETCH_TOPIC: [Field; 3] = [
+    field(Ty::String, 0, 12),
+    field(Ty::Uuid, 13, ALL),
+    field(
+        structs::<fetch_request::FetchPartition>(&FETCH_PARTITION),
+        0,
+        ALL,
+    ),
+];
+static FORGOTTEN_TOPIC: [Field; 3] = [
+    field(Ty::String, 7, 12),
+    field(Ty::Uuid, 13, ALL),
+    field(values::<i32>(&Ty::Int32), 7, ALL),
+];
+static FETCH: RequestShape = RequestShape {
+    flexible_min: 12,
+    fields: &[
+        field(Ty::Int32, 0, 14),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::Int32, 3, ALL),
+        field(Ty::Int8, 4, ALL),
+        field(Ty::Int32, 7, ALL),
+        field(Ty::Int32, 7, ALL),
+        field(structs::<fetch_request::FetchTopic>(&FETCH_TOPIC), 0, ALL),
+        field(
+            structs::<fetch_request::ForgottenTopic>(&FORGOTTEN_TOPIC),
+            7,
+            ALL,
+        ),
+        field(Ty::String, 11, ALL),
+    ],
+};
+
+static LIST_OFFSETS_PARTITION: [Field; 4] = [
+    field(Ty::Int32, 0, ALL),
+    field(Ty::Int32, 4, ALL),
+    field(Ty::Int64, 0, ALL),
+    field(Ty::Int32, 0, 0),
+];
+static LIST_OFFSETS_TOPIC: [Field; 2] = [
+    field(Ty::String, 0, ALL),
+    field(
+        structs::<list_offsets_request::ListOffsetsPartition>(&LIST_OFFSETS_PARTITION),
+        0,
+        ALL,
+    ),
+];
+static LIST_OFFSETS: RequestShape = RequestShape {
+    flexible_min: 6,
+    fields: &[
+        field(Ty::Int32, 0, ALL),
+        field(Ty::Int8, 2, ALL),
+        field(
+            structs::<list_offsets_request::ListOffsetsTopic>(&LIST_OFFSETS_TOPIC),
+            0,
+            ALL,
+        ),
+        field(Ty::Int32, 10, ALL),
+    ],
+};
+
+static CREATABLE_ASSIGNMENT: [Field; 2] = [
+    field(Ty::Int32, 0, ALL),
+    field(values::<BrokerId>(&Ty::Int32), 0, ALL),
+];
+static CREATABLE_CONFIG: [Field; 2] = [field(Ty::String, 0, ALL), field(Ty::String, 0, ALL)];
+static CREATABLE_TOPIC: [Field; 5] = [
+    field(Ty::String, 0, ALL),
+    field(Ty::Int32, 0, ALL),
+    field(Ty::Int16, 0, ALL),
+    field(
+        structs::<create_topics_request::CreatableReplicaAssignment>(&CREATABLE_ASSIGNMENT),
+        0,
+        ALL,
+    ),
+    field(
+        structs::<create_topics_request::CreatableTopicConfig>(&CREATABLE_CONFIG),
+        0,
+        ALL,
+    ),
+];
+static CREATE_TOPICS: RequestShape = RequestShape {
+    flexible_min: 5,
+    fields: &[
+        field(
+            structs::<create_topics_request::CreatableTopic>(&CREATABLE_TOPIC),
+            0,
+            ALL,
+        ),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::Bool, 1, ALL),
+    ],
+};
+
+static DELETE_TOPIC_STATE: [Field; 2] = [field(Ty::String, 6, ALL), field(Ty::Uuid, 6, ALL)];
+static DELETE_TOPICS: RequestShape = RequestShape {
+    flexible_min: 4,
+    fields: &[
+        field(
+            structs::<delete_topics_request::DeleteTopicState>(&DELETE_TOPIC_STATE),
+            6,
+            ALL,
+        ),
+        field(values::<TopicName>(&Ty::String), 0, 5),
+        field(Ty::Int32, 0, ALL),
+    ],
+};
+
+/// Walks `body` (the bytes after the request header) as a `version` request of `shape`.
+/// Returns the bytes the decoder will reserve for arrays.
+pub fn check(shape: &RequestShape, version: i16, body: &[u8]) -> Result<u64, GuardError> {
+    let mut walker = Walker {
+        body,
+        position: 0,
+        version,
+        flexible: version >= shape.flexible_min,
+        reserved_bytes: 0,
+    };
+    walker.walk_fields(shape.fields)?;
+    Ok(walker.reserved_bytes)
+}
+
+struct Walker<'a> {
+    body: &'a [u8],
+    position: usize,
+    version: i16,
+    flexible: bool,
+    reserved_bytes: u64,
+}
+
+impl Walker<'_> {
+    fn remaining(&self) -> usize {
+        self.body.len() - self.position
+    }
+
+    fn skip(&mut self, count: usize) -> Result<(), GuardError> {
+        if count > self.remaining() {
+            return Err(GuardError::Truncated);
+        }
+        self.position += count;
+        Ok(())
+    }
+
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], GuardError> {
+        let end = self.position.checked_add(N).ok_or(GuardError::Truncated)?;
+        let bytes = self
+            .body
+            .get(self.position..end)
+            .ok_or(GuardError::Truncated)?;
+        self.position = end;
+        Ok(bytes.try_into().expect("slice of length N"))
+    }
+
+    fn unsigned_varint(&mut self) -> Result<u32, GuardError> {
+        let mut value: u32 = 0;
+        for index in 0..5 {
+            let [byte] = self.take::<1>()?;
+            value |= u32::from(byte & 0x7f) << (7 * index);
+            if byte & 0x80 == 0 {
+                if index == 4 && byte > 0x0f {
+                    return Err(GuardError::Varint);
+                }
+                return Ok(value);
+            }
+        }
+        Err(GuardError::Varint)
+    }
+
+    fn walk_fields(&mut self, fields: &[Field]) -> Result<(), GuardError> {
+        for field in fields {
+            if field.min <= self.version && self.version <= field.max {
+                self.walk(&field.ty)?;
+            }
+        }
+        if self.flexible {
+            self.skip_tagged_fields()?;
+        }
+        Ok(())
+    }
+
+    fn skip_tagged_fields(&mut self) -> Result<(), GuardError> {
+        let count = self.unsigned_varint()?;
+        for _ in 0..count {
+            let _tag = self.unsigned_varint()?;
+            let size = self.unsigned_varint()?;
+            self.skip(usize::try_from(size).map_err(|_| GuardError::Truncated)?)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, ty: &Ty) -> Result<(), GuardError> {
+        match *ty {
+            Ty::Bool | Ty::Int8 => self.skip(1),
+            Ty::Int16 => self.skip(2),
+            Ty::Int32 => self.skip(4),
+            Ty::Int64 => self.skip(8),
+            Ty::Uuid => self.skip(16),
+            Ty::String => {
+                let length =
+                    self.length(|walker| Ok(i64::from(i16::from_be_bytes(walker.take()?))))?;
+                self.skip(length)
+            }
+            Ty::Bytes => {
+                let length =
+                    self.length(|walker| Ok(i64::from(i32::from_be_bytes(walker.take()?))))?;
+                self.skip(length)
+            }
+            Ty::StructArray {
+                fields,
+                element_size,
+            } => {
+                let count = self.array_length(element_size)?;
+                (0..count).try_for_each(|_| self.walk_fields(fields))
+            }
+            Ty::ValueArray {
+                element,
+                element_size,
+            } => {
+                let count = self.array_length(element_size)?;
+                (0..count).try_for_each(|_| self.walk(element))
+            }
+        }
+    }
+
+    /// Reads a length prefix: compact (varint of length + 1, 0 = null) in flexible versions,
+    /// else the fixed-width `read`. Null is returned as zero.
+    fn length(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<i64, GuardError>,
+    ) -> Result<usize, GuardError> {
+        let length = if self.flexible {
+            i64::from(self.unsigned_varint()?) - 1
+        } else {
+            read(self)?
+        };
+        match length {
+            -1 => Ok(0),
+            length if length < -1 => Err(GuardError::NegativeLength(length)),
+            length => usize::try_from(length).map_err(|_| GuardError::Truncated),
+        }
+    }
+
+    fn array_length(&mut self, element_size: usize) -> Result<usize, GuardError> {
+        let count = self.length(|walker| Ok(i64::from(i32::from_be_bytes(walker.take()?))))?;
+        if count > self.remaining() {
+            return Err(GuardError::ArrayLength {
+                length: count as u64,
+                remaining: self.remaining(),
+            });
+        }
+        let bytes = (count as u64).saturating_mul(element_size as u64);
+        self.reserved_bytes = self.reserved_bytes.saturating_add(bytes);
+        if self.reserved_bytes > DECODED_ARRAY_BYTES_MAX {
+            return Err(GuardError::ArrayMemory {
+                bytes: self.reserved_bytes,
+            });
+        }
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests;

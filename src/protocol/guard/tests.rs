@@ -1,0 +1,300 @@
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Encodable, StrBytes};
+
+use super::*;
+use crate::protocol::decode_body;
+use crate::protocol::versions::support;
+
+fn topic(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_owned()))
+}
+
+fn served_versions(api_key: ApiKey) -> std::ops::RangeInclusive<i16> {
+    let row = support(api_key).expect("served api");
+    row.served_min..=row.max
+}
+
+/// Encodes `request` at `version` and asserts the walker consumes exactly all of it.
+fn assert_walks_exactly<T: Encodable>(api_key: ApiKey, version: i16, request: &T) -> u64 {
+    let mut buf = BytesMut::new();
+    request.encode(&mut buf, version).unwrap();
+    let shape = shape(api_key).unwrap();
+    let mut walker = Walker {
+        body: &buf,
+        position: 0,
+        version,
+        flexible: version >= shape.flexible_min,
+        reserved_bytes: 0,
+    };
+    walker.walk_fields(shape.fields).unwrap_or_else(|error| {
+        panic!("{api_key:?} v{version}: {error}");
+    });
+    assert_eq!(
+        walker.position,
+        buf.len(),
+        "{api_key:?} v{version} consumed"
+    );
+    walker.reserved_bytes
+}
+
+#[test]
+fn metadata_every_version() {
+    for version in served_versions(ApiKey::Metadata) {
+        let topics = (0..3)
+            .map(|index| {
+                metadata_request::MetadataRequestTopic::default()
+                    .with_name(Some(topic(&format!("t{index}"))))
+            })
+            .collect();
+        let request = MetadataRequest::default()
+            .with_topics(Some(topics))
+            .with_allow_auto_topic_creation(true);
+        let reserved = assert_walks_exactly(ApiKey::Metadata, version, &request);
+        assert_eq!(
+            reserved,
+            3 * size_of::<metadata_request::MetadataRequestTopic>() as u64
+        );
+    }
+}
+
+#[test]
+fn produce_every_version() {
+    for version in served_versions(ApiKey::Produce) {
+        let partition = |index| {
+            produce_request::PartitionProduceData::default()
+                .with_index(index)
+                .with_records(Some(Bytes::from_static(b"0123456789abcdef")))
+        };
+        let topic_data = (0..2)
+            .map(|index| {
+                produce_request::TopicProduceData::default()
+                    .with_name(topic(&format!("t{index}")))
+                    .with_partition_data(vec![partition(0), partition(1), partition(2)])
+            })
+            .collect();
+        let request = ProduceRequest::default()
+            .with_transactional_id(Some(StrBytes::from_static_str("txn").into()))
+            .with_acks(-1)
+            .with_timeout_ms(30_000)
+            .with_topic_data(topic_data);
+        assert_walks_exactly(ApiKey::Produce, version, &request);
+    }
+}
+
+#[test]
+fn fetch_every_version() {
+    for version in served_versions(ApiKey::Fetch) {
+        let partitions = (0..4)
+            .map(|index| fetch_request::FetchPartition::default().with_partition(index))
+            .collect::<Vec<_>>();
+        let mut request = FetchRequest::default()
+            .with_max_wait_ms(500)
+            .with_topics(vec![
+                fetch_request::FetchTopic::default()
+                    .with_topic(topic("a"))
+                    .with_partitions(partitions.clone()),
+                fetch_request::FetchTopic::default()
+                    .with_topic(topic("b"))
+                    .with_partitions(partitions),
+            ]);
+        if version >= 7 {
+            request = request.with_forgotten_topics_data(vec![
+                fetch_request::ForgottenTopic::default()
+                    .with_topic(topic("gone"))
+                    .with_partitions(vec![1, 2, 3]),
+            ]);
+        }
+        if version >= 11 {
+            request = request.with_rack_id(StrBytes::from_static_str("rack-1"));
+        }
+        if version >= 12 {
+            request = request.with_cluster_id(Some(StrBytes::from_static_str("cluster")));
+        }
+        assert_walks_exactly(ApiKey::Fetch, version, &request);
+    }
+}
+
+#[test]
+fn list_offsets_every_version() {
+    for version in served_versions(ApiKey::ListOffsets) {
+        let partitions = (0..3)
+            .map(|index| {
+                list_offsets_request::ListOffsetsPartition::default()
+                    .with_partition_index(index)
+                    .with_timestamp(-1)
+            })
+            .collect();
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(topic("a"))
+                    .with_partitions(partitions),
+            ]);
+        assert_walks_exactly(ApiKey::ListOffsets, version, &request);
+    }
+}
+
+#[test]
+fn create_topics_every_version() {
+    for version in served_versions(ApiKey::CreateTopics) {
+        let creatable = create_topics_request::CreatableTopic::default()
+            .with_name(topic("a"))
+            .with_num_partitions(-1)
+            .with_replication_factor(-1)
+            .with_assignments(vec![
+                create_topics_request::CreatableReplicaAssignment::default()
+                    .with_partition_index(0)
+                    .with_broker_ids(vec![BrokerId(1), BrokerId(2)]),
+            ])
+            .with_configs(vec![
+                create_topics_request::CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_static_str("segment.bytes"))
+                    .with_value(Some(StrBytes::from_static_str("1048576"))),
+                create_topics_request::CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_static_str("cleanup.policy"))
+                    .with_value(None),
+            ]);
+        let request = CreateTopicsRequest::default()
+            .with_topics(vec![creatable.clone(), creatable.with_name(topic("b"))])
+            .with_timeout_ms(1000)
+            .with_validate_only(version >= 1);
+        assert_walks_exactly(ApiKey::CreateTopics, version, &request);
+    }
+}
+
+#[test]
+fn delete_topics_every_version() {
+    for version in served_versions(ApiKey::DeleteTopics) {
+        let request = if version >= 6 {
+            DeleteTopicsRequest::default().with_topics(vec![
+                delete_topics_request::DeleteTopicState::default().with_name(Some(topic("a"))),
+                delete_topics_request::DeleteTopicState::default()
+                    .with_topic_id(uuid::Uuid::new_v4()),
+            ])
+        } else {
+            DeleteTopicsRequest::default().with_topic_names(vec![topic("a"), topic("b")])
+        }
+        .with_timeout_ms(1000);
+        assert_walks_exactly(ApiKey::DeleteTopics, version, &request);
+    }
+}
+
+#[test]
+fn hostile_metadata_array_length_is_refused() {
+    // The 4-byte body that makes the crate ask for ~150 GB: topics count 0x7fffffff.
+    let body = [0x7f, 0xff, 0xff, 0xff];
+    let error = check(shape(ApiKey::Metadata).unwrap(), 0, &body).unwrap_err();
+    assert_eq!(
+        error,
+        GuardError::ArrayLength {
+            length: 0x7fff_ffff,
+            remaining: 0
+        }
+    );
+}
+
+#[test]
+fn hostile_compact_array_length_is_refused() {
+    // Metadata v9 (flexible): varint 0xffffffff = 2^32 - 2 topics.
+    let body = [0xff, 0xff, 0xff, 0xff, 0x0f];
+    let error = check(shape(ApiKey::Metadata).unwrap(), 9, &body).unwrap_err();
+    assert!(matches!(error, GuardError::ArrayLength { .. }), "{error}");
+}
+
+#[test]
+fn hostile_nested_array_length_is_refused() {
+    // Produce v3: null txn id, acks, timeout, one topic "t" with 2^31-1 partitions.
+    let mut body = BytesMut::new();
+    body.put_i16(-1);
+    body.put_i16(1);
+    body.put_i32(1000);
+    body.put_i32(1);
+    body.put_i16(1);
+    body.put_u8(b't');
+    body.put_i32(i32::MAX);
+    let error = check(shape(ApiKey::Produce).unwrap(), 3, &body).unwrap_err();
+    assert!(matches!(error, GuardError::ArrayLength { .. }), "{error}");
+}
+
+#[test]
+fn array_memory_is_capped_even_when_lengths_fit_the_frame() {
+    // Fetch v4 with one topic whose partition count fits the frame but whose decoded
+    // partitions would reserve more than DECODED_ARRAY_BYTES_MAX.
+    let partition_size = size_of::<fetch_request::FetchPartition>();
+    let count = usize::try_from(DECODED_ARRAY_BYTES_MAX).unwrap() / partition_size + 1;
+    let mut body = BytesMut::new();
+    for value in [-1i32, 500, 1, 1 << 20] {
+        body.put_i32(value);
+    }
+    body.put_i8(0);
+    body.put_i32(1);
+    body.put_i16(1);
+    body.put_u8(b't');
+    body.put_i32(i32::try_from(count).unwrap());
+    body.put_bytes(0, count * 16);
+    let error = check(shape(ApiKey::Fetch).unwrap(), 4, &body).unwrap_err();
+    assert!(matches!(error, GuardError::ArrayMemory { .. }), "{error}");
+}
+
+#[test]
+fn negative_lengths_other_than_null_are_refused() {
+    let mut body = BytesMut::new();
+    body.put_i32(-2);
+    let error = check(shape(ApiKey::Metadata).unwrap(), 1, &body).unwrap_err();
+    assert_eq!(error, GuardError::NegativeLength(-2));
+}
+
+#[test]
+fn truncated_bodies_are_refused() {
+    let request = MetadataRequest::default().with_topics(Some(vec![
+        metadata_request::MetadataRequestTopic::default().with_name(Some(topic("abc"))),
+    ]));
+    let mut buf = BytesMut::new();
+    request.encode(&mut buf, 4).unwrap();
+    for cut in 0..buf.len() {
+        assert!(
+            check(shape(ApiKey::Metadata).unwrap(), 4, &buf[..cut]).is_err(),
+            "cut {cut}"
+        );
+    }
+}
+
+#[test]
+fn random_bytes_never_panic_and_guarded_decode_never_over_reserves() {
+    // A small deterministic xorshift so the test needs no extra crate.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..20_000 {
+        let length = usize::try_from(next() % 64).unwrap();
+        let body: Vec<u8> = (0..length)
+            .map(|_| u8::try_from(next() & 0xff).unwrap())
+            .collect();
+        let api_key = [
+            ApiKey::Metadata,
+            ApiKey::Produce,
+            ApiKey::Fetch,
+            ApiKey::ListOffsets,
+        ][round % 4];
+        let row = support(api_key).unwrap();
+        let version = row.served_min
+            + i16::try_from(next() % 4)
+                .unwrap()
+                .min(row.max - row.served_min);
+        // decode_body runs the guard first; the crate may reject what passes, but nothing
+        // may abort the process.
+        let body = Bytes::from(body);
+        let _ = match api_key {
+            ApiKey::Metadata => decode_body::<MetadataRequest>(api_key, version, body).map(drop),
+            ApiKey::Produce => decode_body::<ProduceRequest>(api_key, version, body).map(drop),
+            ApiKey::Fetch => decode_body::<FetchRequest>(api_key, version, body).map(drop),
+            _ => decode_body::<ListOffsetsRequest>(api_key, version, body).map(drop),
+        };
+    }
+}
