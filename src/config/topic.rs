@@ -377,10 +377,10 @@ fn check_value(def: &TopicConfigDef, value: &str) -> std::result::Result<(), Str
         Long => Some(value.parse::<i64>().map_err(|_| "not a 64-bit integer")?),
         Double => {
             let double = value.parse::<f64>().map_err(|_| "not a number")?;
-            if let Between(low, high) = def.validator {
-                if !(low..=high).contains(&double) {
-                    return Err(format!("value must be between {low} and {high}"));
-                }
+            if let Between(low, high) = def.validator
+                && !(low..=high).contains(&double)
+            {
+                return Err(format!("value must be between {low} and {high}"));
             }
             return Ok(());
         }

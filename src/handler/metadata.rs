@@ -160,12 +160,13 @@ async fn auto_create(context: &RequestContext<'_>, request: &MetadataRequest, wa
     let image = context.broker.metadata().image();
     let mut missing: BTreeMap<&str, TopicSpec> = BTreeMap::new();
     for wanted in wanted {
-        if let Wanted::Name(name) = wanted {
-            if image.topic(name).is_none() && topic_name::validate(name).is_ok() {
-                missing
-                    .entry(name)
-                    .or_insert_with(|| TopicSpec::with_defaults(name));
-            }
+        if let Wanted::Name(name) = wanted
+            && image.topic(name).is_none()
+            && topic_name::validate(name).is_ok()
+        {
+            missing
+                .entry(name)
+                .or_insert_with(|| TopicSpec::with_defaults(name));
         }
     }
     if missing.is_empty() {

@@ -163,17 +163,6 @@ pub const CLUSTER_OPERATIONS: &[i8] = &[5, 7, 8, 9, 10, 11, 12];
 /// Kafka's "authorized operations not requested" value.
 pub const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn operation_bit_fields_match_kafka() {
-        assert_eq!(authorized_operations(TOPIC_OPERATIONS), 3576);
-        assert_eq!(authorized_operations(CLUSTER_OPERATIONS), 8096);
-    }
-}
-
 /// Checks a client's `current_leader_epoch` against the leader's (KIP-320): -1 means none;
 /// an older epoch is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH.
 pub fn check_leader_epoch(requested: i32) -> crate::error::Result<()> {
@@ -187,5 +176,16 @@ pub fn check_leader_epoch(requested: i32) -> crate::error::Result<()> {
             Err(crate::error::Error::UnknownLeaderEpoch { requested, current })
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_bit_fields_match_kafka() {
+        assert_eq!(authorized_operations(TOPIC_OPERATIONS), 3576);
+        assert_eq!(authorized_operations(CLUSTER_OPERATIONS), 8096);
     }
 }

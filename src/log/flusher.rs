@@ -63,10 +63,10 @@ impl Flusher {
     pub fn stop(&self) {
         self.shared.queue.lock().stopping = true;
         self.shared.wakeup.notify_one();
-        if let Some(thread) = self.thread.lock().take() {
-            if thread.join().is_err() {
-                tracing::error!("the flusher thread panicked");
-            }
+        if let Some(thread) = self.thread.lock().take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the flusher thread panicked");
         }
     }
 }

@@ -205,10 +205,10 @@ impl Segment {
     /// Kafka's index sanity check: the last offset index entry points inside the log file and
     /// the time index's timestamps do not decrease at its ends.
     fn indexes_are_sane(&self) -> io::Result<bool> {
-        if let Some(last) = self.offset_index.last()? {
-            if u64::from(last.position) >= self.size {
-                return Ok(false);
-            }
+        if let Some(last) = self.offset_index.last()?
+            && u64::from(last.position) >= self.size
+        {
+            return Ok(false);
         }
         match (self.time_index.entry_if_any(0)?, self.time_index.last()?) {
             (Some(first), Some(last)) => Ok(first.timestamp <= last.timestamp),

@@ -1,0 +1,101 @@
+//! Restart: produce, stop the broker cleanly, start it on the same data directory: every
+//! record is still there and offsets continue.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{TestBroker, consume_all, create_topic, producer_config};
+use rdkafka::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) -> Vec<(i32, i64)> {
+    let producer: FutureProducer = producer_config(bootstrap, &[("acks", "all")])
+        .create()
+        .unwrap();
+    let mut deliveries = Vec::new();
+    for index in range {
+        let key = format!("key-{index}");
+        let value = format!("value-{index}-{}", "x".repeat(200));
+        let record = FutureRecord::to(topic)
+            .partition(i32::try_from(index % 4).unwrap())
+            .key(&key)
+            .payload(&value);
+        deliveries.push(
+            producer
+                .send_result(record)
+                .map_err(|(error, _)| error)
+                .unwrap(),
+        );
+    }
+    let mut acknowledged = Vec::new();
+    for delivery in deliveries {
+        let delivery = delivery.await.unwrap().map_err(|(error, _)| error).unwrap();
+        acknowledged.push((delivery.partition, delivery.offset));
+    }
+    acknowledged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_is_still_there_after_a_restart_and_offsets_continue() {
+    let mut broker = TestBroker::start().await;
+    // Small segments so the restart reopens many sealed segments and indexes.
+    create_topic(
+        &broker.bootstrap(),
+        "durable",
+        4,
+        &[("segment.bytes", "65536")],
+    )
+    .await;
+    let first = produce(&broker.bootstrap(), "durable", 0..10_000).await;
+    let segments = std::fs::read_dir(broker.data_dir().join("durable-0"))
+        .unwrap()
+        .count();
+    assert!(segments > 9, "several segments: {segments} files");
+
+    broker.restart().await;
+    assert!(
+        !broker.data_dir().join(".kafka_cleanshutdown").exists(),
+        "marker removed once running"
+    );
+    let bootstrap = broker.bootstrap();
+    let messages = tokio::task::spawn_blocking({
+        let bootstrap = bootstrap.clone();
+        move || consume_all(&bootstrap, "durable", 4, 10_000)
+    })
+    .await
+    .unwrap();
+    let stored: HashMap<(i32, i64), String> = messages
+        .iter()
+        .map(|message| {
+            (
+                (message.partition(), message.offset()),
+                String::from_utf8(message.key().unwrap().to_vec()).unwrap(),
+            )
+        })
+        .collect();
+    for (index, position) in first.iter().enumerate() {
+        assert_eq!(
+            stored.get(position),
+            Some(&format!("key-{index}")),
+            "record {index} at {position:?}"
+        );
+    }
+
+    let second = produce(&bootstrap, "durable", 10_000..10_400).await;
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    for (partition, offset) in &first {
+        let entry = next.entry(*partition).or_insert(0);
+        *entry = (*entry).max(offset + 1);
+    }
+    for (partition, offset) in &second {
+        let expected = next.get_mut(partition).unwrap();
+        assert_eq!(
+            *offset, *expected,
+            "offsets continue on partition {partition}"
+        );
+        *expected += 1;
+    }
+    broker.stop().await;
+    assert!(broker.data_dir().join(".kafka_cleanshutdown").exists());
+}
