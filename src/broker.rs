@@ -3,7 +3,8 @@
 //! Handlers call the broker; the broker calls the owning module. A topic change is written to
 //! the metadata log first (durably), then materialized as partition logs; at start-up the
 //! metadata image is replayed and every partition it names is opened, so a crash between the
-//! two steps is repaired by the next start.
+//! two steps is repaired by the next start. Topic changes are serialized (both steps under one
+//! lock), so the logs never lag behind a later change to the same name.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,6 +28,8 @@ pub struct Broker {
     metadata: MetadataStore,
     logs: Arc<LogManager>,
     advertised: HostPort,
+    topic_changes: tokio::sync::Mutex<()>,
+    fetch_response_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Broker {
@@ -59,12 +62,16 @@ impl Broker {
             node_id = config.node_id, topics = image.topics.len(), partitions = image.total_partitions(),
             advertised = %format!("{}:{}", advertised.host, advertised.port), "broker opened"
         );
+        let budget = crate::limits::FETCH_RESPONSE_BUDGET_BYTES
+            .max(usize::try_from(config.fetch_max_bytes).unwrap_or(0));
         Ok(Self {
             config,
             clock,
             metadata,
             logs,
             advertised,
+            topic_changes: tokio::sync::Mutex::new(()),
+            fetch_response_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
         })
     }
 
@@ -93,6 +100,11 @@ impl Broker {
         &self.advertised
     }
 
+    /// Memory budget for fetch responses (see [`crate::limits::FETCH_RESPONSE_BUDGET_BYTES`]).
+    pub fn fetch_response_budget(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.fetch_response_budget
+    }
+
     /// The log of a partition this broker hosts.
     pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
         self.logs.partition(topic, partition)
@@ -109,6 +121,7 @@ impl Broker {
         specs: &[TopicSpec],
         validate_only: bool,
     ) -> Vec<Result<TopicPlan>> {
+        let _serialized = self.topic_changes.lock().await;
         let mut results = self.metadata.create_topics(specs, validate_only).await;
         if validate_only {
             return results;
@@ -136,6 +149,7 @@ impl Broker {
 
     /// Deletes topics: metadata first, then their data.
     pub async fn delete_topics(&self, targets: &[TopicTarget]) -> Vec<Result<Arc<TopicImage>>> {
+        let _serialized = self.topic_changes.lock().await;
         let results = self.metadata.delete_topics(targets).await;
         for topic in results.iter().flatten() {
             let logs = Arc::clone(&self.logs);
@@ -165,15 +179,8 @@ impl Broker {
 /// replaced by the machine's host name.
 fn advertised_address(config: &BrokerConfig, bound: SocketAddr) -> HostPort {
     if let Some(advertised) = &config.advertised_listener {
-        let port = if advertised.port == 0 {
-            bound.port()
-        } else {
-            advertised.port
-        };
-        return HostPort {
-            host: advertised.host.clone(),
-            port,
-        };
+        let port = if advertised.port == 0 { bound.port() } else { advertised.port };
+        return HostPort { host: advertised.host.clone(), port };
     }
     let host = match config.listener.host.as_str() {
         "" | "0.0.0.0" | "::" => std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -181,8 +188,5 @@ fn advertised_address(config: &BrokerConfig, bound: SocketAddr) -> HostPort {
             .unwrap_or_else(|_| "localhost".to_owned()),
         host => host.to_owned(),
     };
-    HostPort {
-        host,
-        port: bound.port(),
-    }
+    HostPort { host, port: bound.port() }
 }

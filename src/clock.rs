@@ -22,9 +22,7 @@ impl Clock {
 
     /// A clock that only moves when [`Clock::advance_ms`] or [`Clock::set_ms`] is called.
     pub fn manual(start_ms: i64) -> Self {
-        Self {
-            manual_ms: Some(Arc::new(AtomicI64::new(start_ms))),
-        }
+        Self { manual_ms: Some(Arc::new(AtomicI64::new(start_ms))) }
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -36,10 +34,7 @@ impl Clock {
 
     /// Moves a manual clock forward. Panics on the system clock: a test bug.
     pub fn advance_ms(&self, delta_ms: i64) {
-        let ms = self
-            .manual_ms
-            .as_ref()
-            .expect("advance_ms on the system clock");
+        let ms = self.manual_ms.as_ref().expect("advance_ms on the system clock");
         ms.fetch_add(delta_ms, Ordering::SeqCst);
     }
 
@@ -51,9 +46,7 @@ impl Clock {
 }
 
 fn system_now_ms() -> i64 {
-    let elapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -14,6 +14,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("unknown topic or partition {0}")]
     UnknownTopicOrPartition(String),
+    #[error("not the leader: {0}")]
+    NotLeaderOrFollower(String),
     #[error("unknown topic id {0}")]
     UnknownTopicId(uuid::Uuid),
     #[error(
@@ -45,8 +47,8 @@ pub enum Error {
     InvalidConfig(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    #[error("unsupported version {version} of api {api_key}")]
-    UnsupportedVersion { api_key: i16, version: i16 },
+    #[error("{0}")]
+    RequestTimedOut(String),
     #[error("{0}")]
     UnsupportedCompressionType(String),
     #[error("acks must be -1, 0 or 1, not {0}")]
@@ -59,8 +61,12 @@ pub enum Error {
     FencedLeaderEpoch { requested: i32, current: i32 },
     #[error("leader epoch {requested} is newer than the current epoch {current}")]
     UnknownLeaderEpoch { requested: i32, current: i32 },
-    #[error("endpoint type {0} is not served by a broker")]
-    MismatchedEndpointType(i8),
+    #[error(
+        "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"
+    )]
+    MismatchedEndpointType,
+    #[error("Unsupported endpoint type {0}")]
+    UnsupportedEndpointType(i8),
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),
     #[error("internal error: {0}")]
@@ -77,6 +83,7 @@ impl Error {
         match self {
             Error::UnknownTopicOrPartition(_) => ResponseError::UnknownTopicOrPartition,
             Error::UnknownTopicId(_) => ResponseError::UnknownTopicId,
+            Error::NotLeaderOrFollower(_) => ResponseError::NotLeaderOrFollower,
             Error::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             Error::CorruptMessage(_) => ResponseError::CorruptMessage,
             Error::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
@@ -88,7 +95,7 @@ impl Error {
             Error::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
             Error::InvalidConfig(_) => ResponseError::InvalidConfig,
             Error::InvalidRequest(_) => ResponseError::InvalidRequest,
-            Error::UnsupportedVersion { .. } => ResponseError::UnsupportedVersion,
+            Error::RequestTimedOut(_) => ResponseError::RequestTimedOut,
             Error::UnsupportedCompressionType(_) => ResponseError::UnsupportedCompressionType,
             Error::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
             Error::InvalidTxnState(_) => ResponseError::InvalidTxnState,
@@ -97,20 +104,32 @@ impl Error {
             }
             Error::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
             Error::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
-            Error::MismatchedEndpointType(_) => ResponseError::MismatchedEndpointType,
+            Error::MismatchedEndpointType => ResponseError::MismatchedEndpointType,
+            Error::UnsupportedEndpointType(_) => ResponseError::UnsupportedEndpointType,
             Error::Storage(_) => ResponseError::KafkaStorageError,
             Error::Internal(_) => ResponseError::UnknownServerError,
         }
     }
 
-    /// The text for a response's `error_message` field.
+    /// The text for a response's `error_message` field, cut to [`ERROR_MESSAGE_LENGTH_MAX`]
+    /// bytes so that it always fits a (non-compact) protocol string however long the names it
+    /// echoes.
     pub fn message(&self) -> String {
-        self.to_string()
+        let mut message = self.to_string();
+        if message.len() > ERROR_MESSAGE_LENGTH_MAX {
+            let mut end = ERROR_MESSAGE_LENGTH_MAX;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str("...");
+        }
+        message
     }
 }
 
-/// The code for "no error".
-pub const NONE: i16 = 0;
+/// Longest `error_message` sent to a client.
+pub const ERROR_MESSAGE_LENGTH_MAX: usize = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -129,23 +148,17 @@ mod tests {
         assert_eq!(Error::InvalidConfig("c".into()).code(), 40);
         assert_eq!(Error::InvalidRequest("r".into()).code(), 42);
         assert_eq!(Error::Storage(std::io::Error::other("disk")).code(), 56);
-        assert_eq!(
-            Error::FencedLeaderEpoch {
-                requested: 0,
-                current: 1
-            }
-            .code(),
-            74
-        );
-        assert_eq!(
-            Error::UnknownLeaderEpoch {
-                requested: 2,
-                current: 1
-            }
-            .code(),
-            75
-        );
+        assert_eq!(Error::FencedLeaderEpoch { requested: 0, current: 1 }.code(), 74);
+        assert_eq!(Error::UnknownLeaderEpoch { requested: 2, current: 1 }.code(), 75);
         assert_eq!(Error::InvalidRecord("r".into()).code(), 87);
         assert_eq!(Error::UnknownTopicId(uuid::Uuid::nil()).code(), 100);
+        assert_eq!(Error::NotLeaderOrFollower("x".into()).code(), 6);
+    }
+
+    #[test]
+    fn messages_are_bounded() {
+        let long = Error::InvalidTopic("é".repeat(40_000));
+        assert!(long.message().len() <= ERROR_MESSAGE_LENGTH_MAX + 3);
+        assert_eq!(Error::InvalidRequiredAcks(3).message(), "acks must be -1, 0 or 1, not 3");
     }
 }

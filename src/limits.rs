@@ -31,6 +31,12 @@ pub const DECODED_ARRAY_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Kafka's `fetch.max.bytes` broker default (55 MiB): the most record bytes in one response.
 pub const FETCH_RESPONSE_BYTES_MAX_DEFAULT: i32 = 55 * 1024 * 1024;
 
+/// Memory for fetch responses being built or written, across all connections. A fetch reserves
+/// its `max_bytes` while it reads and keeps what it used until its response is written, so
+/// thousands of consumers cannot hold thousands of 55 MiB responses at once. Raised to
+/// `fetch.max.bytes` if that is larger.
+pub const FETCH_RESPONSE_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+
 /// Kafka's `message.max.bytes` default: the largest record batch accepted (1 MiB + 12).
 pub const MESSAGE_BYTES_MAX_DEFAULT: i32 = 1024 * 1024 + 12;
 
@@ -52,6 +58,14 @@ pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// park a request for days).
 pub const FETCH_WAIT_MS_MAX: i32 = 5 * 60 * 1000;
 
+/// Kafka's `connections.max.idle.ms` default: a connection with no request for this long is
+/// closed.
+pub const CONNECTION_IDLE_MS_DEFAULT: u64 = 10 * 60 * 1000;
+
+/// A frame body or a response write that makes no progress for this long closes the
+/// connection, so a stalled peer cannot hold request budget indefinitely.
+pub const TRANSFER_STALL_MS_MAX: u64 = 30_000;
+
 /// How long graceful shutdown waits for in-flight requests before closing connections.
 pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 30_000;
 
@@ -65,5 +79,6 @@ const _: () = assert!(FRAME_SIZE_MIN < FRAME_SIZE_MAX_DEFAULT);
 const _: () = assert!(FRAME_SIZE_MAX_DEFAULT as u64 <= QUEUED_REQUEST_BYTES_MAX_DEFAULT);
 const _: () = assert!((MESSAGE_BYTES_MAX_DEFAULT as u32) < FRAME_SIZE_MAX_DEFAULT);
 const _: () = assert!(FETCH_RESPONSE_BYTES_MAX_DEFAULT > MESSAGE_BYTES_MAX_DEFAULT);
+const _: () = assert!(FETCH_RESPONSE_BUDGET_BYTES >= FETCH_RESPONSE_BYTES_MAX_DEFAULT as usize);
 const _: () = assert!(BATCH_HEADER_SIZE > LOG_OVERHEAD);
 const _: () = assert!((PARTITIONS_PER_TOPIC_MAX as usize) <= PARTITIONS_TOTAL_MAX);

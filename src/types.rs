@@ -16,10 +16,7 @@ pub struct TopicPartition {
 
 impl TopicPartition {
     pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-        }
+        Self { topic: topic.into(), partition }
     }
 
     /// Kafka's partition directory name: `<topic>-<partition>`.
@@ -59,11 +56,7 @@ pub enum IsolationLevel {
 impl IsolationLevel {
     /// Decodes the wire value; Kafka treats anything other than 1 as read_uncommitted.
     pub fn from_wire(value: i8) -> Self {
-        if value == 1 {
-            Self::ReadCommitted
-        } else {
-            Self::ReadUncommitted
-        }
+        if value == 1 { Self::ReadCommitted } else { Self::ReadUncommitted }
     }
 }
 
@@ -81,9 +74,7 @@ pub fn uuid_to_kafka_string(uuid: uuid::Uuid) -> String {
         let symbols = chunk.len() + 1;
         for index in 0..symbols {
             let sextet = (bits >> (18 - 6 * index)) & 0x3f;
-            text.push(char::from(
-                BASE64_URL[usize::try_from(sextet).expect("six bits")],
-            ));
+            text.push(char::from(BASE64_URL[usize::try_from(sextet).expect("six bits")]));
         }
     }
     text
@@ -98,9 +89,7 @@ pub fn uuid_from_kafka_string(text: &str) -> Option<uuid::Uuid> {
     for chunk in text.as_bytes().chunks(4) {
         let mut bits: u32 = 0;
         for &symbol in chunk {
-            let value = BASE64_URL
-                .iter()
-                .position(|candidate| *candidate == symbol)?;
+            let value = BASE64_URL.iter().position(|candidate| *candidate == symbol)?;
             bits = bits << 6 | u32::try_from(value).ok()?;
         }
         bits <<= 6 * (4 - chunk.len());
@@ -131,9 +120,6 @@ mod tests {
 
     #[test]
     fn partition_dir_names() {
-        assert_eq!(
-            TopicPartition::new("my-topic", 12).dir_name(),
-            "my-topic-12"
-        );
+        assert_eq!(TopicPartition::new("my-topic", 12).dir_name(), "my-topic-12");
     }
 }

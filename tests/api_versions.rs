@@ -41,17 +41,9 @@ async fn every_version_lists_the_versions_table() {
                 .with_client_software_version(StrBytes::from_static_str("2.0.2")),
         )
         .await;
-    let produce = response
-        .api_keys
-        .iter()
-        .find(|key| key.api_key == 0)
-        .unwrap();
+    let produce = response.api_keys.iter().find(|key| key.api_key == 0).unwrap();
     assert_eq!((produce.min_version, produce.max_version), (0, 11));
-    let fetch = response
-        .api_keys
-        .iter()
-        .find(|key| key.api_key == 1)
-        .unwrap();
+    let fetch = response.api_keys.iter().find(|key| key.api_key == 1).unwrap();
     assert!(fetch.min_version <= 4 && fetch.max_version >= 10);
 }
 

@@ -20,28 +20,18 @@ fn invalid_values_are_refused_naming_the_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("num.partitions"), "{stderr}");
 
-    let output = riffle()
-        .args(["--override", "log.segment.bytes=1000"])
-        .output()
-        .unwrap();
+    let output = riffle().args(["--override", "log.segment.bytes=1000"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("log.segment.bytes"));
 
-    let missing = riffle()
-        .args(["--config", "/no/such/file.properties"])
-        .output()
-        .unwrap();
+    let missing = riffle().args(["--config", "/no/such/file.properties"]).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
 
 #[test]
 fn a_kafka_server_properties_file_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let data = dir.path().join("kafka-logs");
     let properties = format!(
         "# A Kafka broker config\n\
@@ -60,36 +50,17 @@ fn a_kafka_server_properties_file_is_honoured() {
     );
     let path = dir.path().join("server.properties");
     std::fs::write(&path, properties).unwrap();
-    let mut child = riffle()
-        .arg("--config")
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = riffle().arg("--config").arg(&path).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "riffle listens on the configured port"
-        );
+        assert!(Instant::now() < deadline, "riffle listens on the configured port");
         std::thread::sleep(Duration::from_millis(20));
     }
     let meta = std::fs::read_to_string(data.join("meta.properties")).unwrap();
     assert!(meta.contains("node.id=3"), "{meta}");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(
-        stderr.contains("process.roles"),
-        "unknown keys are warned about: {stderr}"
-    );
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("process.roles"), "unknown keys are warned about: {stderr}");
 }

@@ -18,11 +18,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 const PARTITIONS: i32 = 4;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn spawn_broker(data_dir: &Path, port: u16) -> Child {
@@ -51,12 +47,7 @@ async fn produce_until_killed(
 ) -> usize {
     let producer: FutureProducer = producer_config(
         &bootstrap,
-        &[
-            ("acks", "all"),
-            ("linger.ms", "1"),
-            ("message.timeout.ms", "3000"),
-            ("retries", "0"),
-        ],
+        &[("acks", "all"), ("linger.ms", "1"), ("message.timeout.ms", "3000"), ("retries", "0")],
     )
     .create()
     .unwrap();
@@ -79,10 +70,7 @@ async fn produce_until_killed(
         }
         match futures::StreamExt::next(&mut in_flight).await {
             Some((index, Ok(Ok(delivery)))) => {
-                acknowledged
-                    .lock()
-                    .unwrap()
-                    .push((delivery.partition, delivery.offset, index))
+                acknowledged.lock().unwrap().push((delivery.partition, delivery.offset, index))
             }
             Some((_, _)) => return index,
             None => {}
@@ -101,19 +89,10 @@ async fn acknowledged_records_survive_sigkill() {
         let mut child = spawn_broker(data.path(), port);
         let bootstrap = format!("127.0.0.1:{port}");
         if round == 0 {
-            create_topic(
-                &bootstrap,
-                "crash",
-                PARTITIONS,
-                &[("segment.bytes", "262144")],
-            )
-            .await;
+            create_topic(&bootstrap, "crash", PARTITIONS, &[("segment.bytes", "262144")]).await;
         }
-        let producing = tokio::spawn(produce_until_killed(
-            bootstrap,
-            next_index,
-            Arc::clone(&acknowledged),
-        ));
+        let producing =
+            tokio::spawn(produce_until_killed(bootstrap, next_index, Arc::clone(&acknowledged)));
         let target = acknowledged.lock().unwrap().len() + 20_000;
         let deadline = Instant::now() + Duration::from_secs(15);
         while acknowledged.lock().unwrap().len() < target && Instant::now() < deadline {
@@ -124,11 +103,7 @@ async fn acknowledged_records_survive_sigkill() {
         next_index = producing.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(
-        acknowledged.len() >= 30_000,
-        "the load ran: {} acknowledged",
-        acknowledged.len()
-    );
+    assert!(acknowledged.len() >= 30_000, "the load ran: {} acknowledged", acknowledged.len());
 
     // Restart and read everything back.
     let port = free_port();
@@ -173,10 +148,7 @@ async fn acknowledged_records_survive_sigkill() {
     // Offsets are dense from 0 in every partition (consume_all saw exactly `total` records).
     let mut per_partition: HashMap<i32, Vec<i64>> = HashMap::new();
     for message in &messages {
-        per_partition
-            .entry(message.partition())
-            .or_default()
-            .push(message.offset());
+        per_partition.entry(message.partition()).or_default().push(message.offset());
     }
     for offsets in per_partition.values() {
         assert!(
@@ -188,15 +160,11 @@ async fn acknowledged_records_survive_sigkill() {
     }
 
     // The reopened log takes new writes after what survived, and SIGTERM stops it cleanly.
-    let producer: FutureProducer = producer_config(&bootstrap, &[("acks", "all")])
-        .create()
-        .unwrap();
+    let producer: FutureProducer =
+        producer_config(&bootstrap, &[("acks", "all")]).create().unwrap();
     let delivery = producer
         .send(
-            FutureRecord::to("crash")
-                .partition(0)
-                .key("after")
-                .payload("v"),
+            FutureRecord::to("crash").partition(0).key("after").payload("v"),
             Duration::from_secs(10),
         )
         .await
@@ -204,14 +172,9 @@ async fn acknowledged_records_survive_sigkill() {
         .unwrap();
     assert_eq!(
         delivery.offset,
-        per_partition
-            .get(&0)
-            .map_or(0, |offsets| i64::try_from(offsets.len()).unwrap())
+        per_partition.get(&0).map_or(0, |offsets| i64::try_from(offsets.len()).unwrap())
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");

@@ -31,34 +31,26 @@ fn fetch_request(
         .with_max_bytes(50 * 1024 * 1024)
         .with_session_epoch(-1)
         .with_topics(vec![
-            FetchTopic::default()
-                .with_topic(name(topic))
-                .with_partitions(
-                    partitions
-                        .iter()
-                        .map(|(partition, offset)| {
-                            FetchPartition::default()
-                                .with_partition(*partition)
-                                .with_fetch_offset(*offset)
-                                .with_partition_max_bytes(1024 * 1024)
-                        })
-                        .collect(),
-                ),
+            FetchTopic::default().with_topic(name(topic)).with_partitions(
+                partitions
+                    .iter()
+                    .map(|(partition, offset)| {
+                        FetchPartition::default()
+                            .with_partition(*partition)
+                            .with_fetch_offset(*offset)
+                            .with_partition_max_bytes(1024 * 1024)
+                    })
+                    .collect(),
+            ),
         ])
 }
 
 async fn produce(client: &mut RawClient, topic: &str, partition: i32, batch: Bytes) -> i64 {
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(partition)
-                        .with_records(Some(batch)),
-                ]),
+    let request =
+        ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
+            TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
+                PartitionProduceData::default().with_index(partition).with_records(Some(batch)),
+            ]),
         ]);
     let response: ProduceResponse = client.request(ApiKey::Produce, 9, &request).await;
     let answer = &response.responses[0].partition_responses[0];
@@ -68,9 +60,8 @@ async fn produce(client: &mut RawClient, topic: &str, partition: i32, batch: Byt
 
 fn batch(records: usize, value_size: usize) -> Bytes {
     let value = vec![b'v'; value_size];
-    let entries: Vec<common::KeyValue<'_>> = (0..records)
-        .map(|_| (Some(&b"key"[..]), Some(&value[..])))
-        .collect();
+    let entries: Vec<common::KeyValue<'_>> =
+        (0..records).map(|_| (Some(&b"key"[..]), Some(&value[..]))).collect();
     common::record_batch(&entries, 1_700_000_000_000, Compression::None)
 }
 
@@ -91,25 +82,18 @@ async fn a_long_poll_returns_as_soon_as_data_arrives() {
     create_topic(&broker.bootstrap(), "poll", 1, &[]).await;
     let address = broker.address();
     let mut consumer = RawClient::connect(address).await;
-    let correlation_id = consumer
-        .send(
-            ApiKey::Fetch,
-            11,
-            &fetch_request("poll", &[(0, 0)], 60_000, 1),
-        )
-        .await;
+    let correlation_id =
+        consumer.send(ApiKey::Fetch, 11, &fetch_request("poll", &[(0, 0)], 60_000, 1)).await;
     let producer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut client = RawClient::connect(address).await;
         produce(&mut client, "poll", 0, batch(3, 10)).await
     });
     // max_wait_ms is a minute; an answer well within it means the append woke the fetch.
-    let response: FetchResponse = tokio::time::timeout(
-        Duration::from_secs(20),
-        consumer.response(correlation_id, 11),
-    )
-    .await
-    .expect("woken by the append");
+    let response: FetchResponse =
+        tokio::time::timeout(Duration::from_secs(20), consumer.response(correlation_id, 11))
+            .await
+            .expect("woken by the append");
     assert_eq!(producer.await.unwrap(), 0);
     let partition = &response.responses[0].partitions[0];
     assert_eq!(partition.error_code, 0);
@@ -125,11 +109,7 @@ async fn a_long_poll_without_data_ends_at_max_wait_with_empty_records() {
     produce(&mut client, "quiet", 1, batch(1, 10)).await;
     for version in [4, 11, 12] {
         let response: FetchResponse = client
-            .request(
-                ApiKey::Fetch,
-                version,
-                &fetch_request("quiet", &[(0, 0)], 200, 1),
-            )
+            .request(ApiKey::Fetch, version, &fetch_request("quiet", &[(0, 0)], 200, 1))
             .await;
         let partition = &response.responses[0].partitions[0];
         assert_eq!(partition.error_code, 0);
@@ -141,22 +121,9 @@ async fn a_long_poll_without_data_ends_at_max_wait_with_empty_records() {
         assert_eq!(partition.high_watermark, 0);
     }
     // min_bytes not reached by what exists: still answered at max_wait with what there is.
-    let response: FetchResponse = client
-        .request(
-            ApiKey::Fetch,
-            11,
-            &fetch_request("quiet", &[(1, 0)], 200, 1 << 20),
-        )
-        .await;
-    assert_eq!(
-        record_count(
-            response.responses[0].partitions[0]
-                .records
-                .as_ref()
-                .unwrap()
-        ),
-        1
-    );
+    let response: FetchResponse =
+        client.request(ApiKey::Fetch, 11, &fetch_request("quiet", &[(1, 0)], 200, 1 << 20)).await;
+    assert_eq!(record_count(response.responses[0].partitions[0].records.as_ref().unwrap()), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,20 +143,12 @@ async fn byte_limits_return_whole_batches_and_at_least_one() {
         i32::try_from(batch_size * 3 + 10).unwrap();
     let response: FetchResponse = client.request(ApiKey::Fetch, 11, &request).await;
     let records = response.responses[0].partitions[0].records.clone().unwrap();
-    assert_eq!(
-        records.len(),
-        batch_size * 3,
-        "whole batches within partition_max_bytes"
-    );
+    assert_eq!(records.len(), batch_size * 3, "whole batches within partition_max_bytes");
 
     request.topics[0].partitions[0].partition_max_bytes = 10;
     let response: FetchResponse = client.request(ApiKey::Fetch, 11, &request).await;
     assert_eq!(
-        response.responses[0].partitions[0]
-            .records
-            .as_ref()
-            .unwrap()
-            .len(),
+        response.responses[0].partitions[0].records.as_ref().unwrap().len(),
         batch_size,
         "KIP-74"
     );
@@ -199,16 +158,10 @@ async fn byte_limits_return_whole_batches_and_at_least_one() {
     request.max_bytes = i32::try_from(batch_size * 2).unwrap();
     let response: FetchResponse = client.request(ApiKey::Fetch, 11, &request).await;
     let partitions = &response.responses[0].partitions;
-    assert_eq!(
-        partitions[0].records.as_ref().unwrap().len(),
-        batch_size * 2
-    );
+    assert_eq!(partitions[0].records.as_ref().unwrap().len(), batch_size * 2);
     let first =
         RecordBatchDecoder::decode_all(&mut partitions[0].records.clone().unwrap()).unwrap();
-    assert_eq!(
-        first[0].records[0].offset, 10,
-        "starts at the batch holding offset 15"
-    );
+    assert_eq!(first[0].records[0].offset, 10, "starts at the batch holding offset 15");
     assert_eq!(partitions[1].records.as_ref().unwrap().len(), 0);
     assert_eq!(partitions[1].high_watermark, 1);
 }
@@ -220,18 +173,12 @@ async fn errors_sessions_and_isolation() {
     let mut client = RawClient::connect(broker.address()).await;
     produce(&mut client, "errors", 0, batch(5, 10)).await;
 
-    let out_of_range: FetchResponse = client
-        .request(ApiKey::Fetch, 11, &fetch_request("errors", &[(0, 6)], 0, 1))
-        .await;
+    let out_of_range: FetchResponse =
+        client.request(ApiKey::Fetch, 11, &fetch_request("errors", &[(0, 6)], 0, 1)).await;
     let partition = &out_of_range.responses[0].partitions[0];
     assert_eq!((partition.error_code, partition.high_watermark), (1, -1));
-    let unknown: FetchResponse = client
-        .request(
-            ApiKey::Fetch,
-            11,
-            &fetch_request("nope", &[(0, 0)], 5_000, 1),
-        )
-        .await;
+    let unknown: FetchResponse =
+        client.request(ApiKey::Fetch, 11, &fetch_request("nope", &[(0, 0)], 5_000, 1)).await;
     assert_eq!(
         unknown.responses[0].partitions[0].error_code, 3,
         "and answered at once, not after max_wait"
@@ -260,9 +207,6 @@ async fn errors_sessions_and_isolation() {
     let response: FetchResponse = client.request(ApiKey::Fetch, 11, &committed).await;
     let partition = &response.responses[0].partitions[0];
     assert_eq!(partition.last_stable_offset, 5);
-    assert_eq!(
-        partition.aborted_transactions.as_ref().map(Vec::len),
-        Some(0)
-    );
+    assert_eq!(partition.aborted_transactions.as_ref().map(Vec::len), Some(0));
     assert_eq!(record_count(partition.records.as_ref().unwrap()), 5);
 }

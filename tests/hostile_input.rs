@@ -47,10 +47,7 @@ async fn assert_closed(broker: &TestBroker, bytes: &[u8], what: &str) {
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
@@ -61,17 +58,11 @@ async fn produce_one(
     records: Option<Bytes>,
     acks: i16,
 ) -> Option<(i16, String)> {
-    let request = ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(partition)
-                        .with_records(records),
-                ]),
+    let request =
+        ProduceRequest::default().with_acks(acks).with_timeout_ms(5000).with_topic_data(vec![
+            TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
+                PartitionProduceData::default().with_index(partition).with_records(records),
+            ]),
         ]);
     if acks == 0 {
         client.send(ApiKey::Produce, 9, &request).await;
@@ -79,14 +70,7 @@ async fn produce_one(
     }
     let response: ProduceResponse = client.request(ApiKey::Produce, 9, &request).await;
     let answer = &response.responses[0].partition_responses[0];
-    Some((
-        answer.error_code,
-        answer
-            .error_message
-            .as_deref()
-            .unwrap_or_default()
-            .to_owned(),
-    ))
+    Some((answer.error_code, answer.error_message.as_deref().unwrap_or_default().to_owned()))
 }
 
 /// A normal client still produces and consumes.
@@ -95,10 +79,7 @@ async fn still_serves(broker: &TestBroker, topic: &str) {
     let producer: FutureProducer = producer_config(&bootstrap, &[]).create().unwrap();
     let delivery = producer
         .send(
-            FutureRecord::to(topic)
-                .partition(0)
-                .key("after")
-                .payload("still fine"),
+            FutureRecord::to(topic).partition(0).key("after").payload("still fine"),
             Duration::from_secs(10),
         )
         .await
@@ -106,31 +87,18 @@ async fn still_serves(broker: &TestBroker, topic: &str) {
         .unwrap();
     let topic = topic.to_owned();
     let messages = tokio::task::spawn_blocking(move || {
-        consume_all(
-            &bootstrap,
-            &topic,
-            1,
-            usize::try_from(delivery.offset + 1).unwrap(),
-        )
+        consume_all(&bootstrap, &topic, 1, usize::try_from(delivery.offset + 1).unwrap())
     })
     .await
     .unwrap();
-    assert_eq!(
-        rdkafka::Message::payload(messages.last().unwrap()),
-        Some(&b"still fine"[..])
-    );
+    assert_eq!(rdkafka::Message::payload(messages.last().unwrap()), Some(&b"still fine"[..]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framing_attacks_close_the_connection() {
     let broker = TestBroker::start_with(&[("socket.request.max.bytes", "1048576")]).await;
     create_topic(&broker.bootstrap(), "victim", 1, &[]).await;
-    assert_closed(
-        &broker,
-        &[0x7f, 0xff, 0xff, 0xff],
-        "size over socket.request.max.bytes",
-    )
-    .await;
+    assert_closed(&broker, &[0x7f, 0xff, 0xff, 0xff], "size over socket.request.max.bytes").await;
     assert_closed(&broker, &(-5i32).to_be_bytes(), "negative size").await;
     assert_closed(&broker, &[0, 0, 0, 2, 0, 1], "frame shorter than a header").await;
     let mut garbage = vec![0u8, 0, 0, 64];
@@ -205,10 +173,7 @@ async fn hostile_array_lengths_do_not_allocate() {
     )
     .await;
     let grown_mib = rss_kib().saturating_sub(before) / 1024;
-    assert!(
-        grown_mib < 400,
-        "memory stays bounded: grew {grown_mib} MiB"
-    );
+    assert!(grown_mib < 400, "memory stays bounded: grew {grown_mib} MiB");
     still_serves(&broker, "victim").await;
 }
 
@@ -223,88 +188,48 @@ async fn bad_batches_get_kafkas_error_codes() {
     let last = corrupt.len() - 1;
     corrupt[last] ^= 0xff;
     assert_eq!(
-        produce_one(&mut client, "victim", 0, Some(corrupt.into()), 1)
-            .await
-            .unwrap()
-            .0,
+        produce_one(&mut client, "victim", 0, Some(corrupt.into()), 1).await.unwrap().0,
         2,
         "CORRUPT_MESSAGE"
     );
-    let big = common::record_batch(
-        &[(Some(b"k"), Some(&[b'x'; 3000][..]))],
-        1,
-        Compression::None,
-    );
+    let big = common::record_batch(&[(Some(b"k"), Some(&[b'x'; 3000][..]))], 1, Compression::None);
     assert_eq!(
-        produce_one(&mut client, "victim", 0, Some(big), 1)
-            .await
-            .unwrap()
-            .0,
+        produce_one(&mut client, "victim", 0, Some(big), 1).await.unwrap().0,
         10,
         "MESSAGE_TOO_LARGE"
     );
     let two = Bytes::from([good.to_vec(), good.to_vec()].concat());
     assert_eq!(
-        produce_one(&mut client, "victim", 0, Some(two), 1)
-            .await
-            .unwrap()
-            .0,
+        produce_one(&mut client, "victim", 0, Some(two), 1).await.unwrap().0,
         87,
         "INVALID_RECORD"
     );
+    assert_eq!(produce_one(&mut client, "victim", 0, None, 1).await.unwrap().0, 87, "null records");
     assert_eq!(
-        produce_one(&mut client, "victim", 0, None, 1)
+        produce_one(&mut client, "victim", 0, Some(Bytes::from_static(b"short")), 1)
             .await
             .unwrap()
             .0,
-        87,
-        "null records"
-    );
-    assert_eq!(
-        produce_one(
-            &mut client,
-            "victim",
-            0,
-            Some(Bytes::from_static(b"short")),
-            1
-        )
-        .await
-        .unwrap()
-        .0,
         87
     );
     assert_eq!(
-        produce_one(&mut client, "victim", 9, Some(good.clone()), 1)
-            .await
-            .unwrap()
-            .0,
+        produce_one(&mut client, "victim", 9, Some(good.clone()), 1).await.unwrap().0,
         3,
         "unknown partition"
     );
     assert_eq!(
-        produce_one(&mut client, "nowhere", 0, Some(good.clone()), 1)
-            .await
-            .unwrap()
-            .0,
+        produce_one(&mut client, "nowhere", 0, Some(good.clone()), 1).await.unwrap().0,
         3,
         "unknown topic"
     );
     assert_eq!(
-        produce_one(&mut client, "victim", 0, Some(good.clone()), 7)
-            .await
-            .unwrap()
-            .0,
+        produce_one(&mut client, "victim", 0, Some(good.clone()), 7).await.unwrap().0,
         21,
         "INVALID_REQUIRED_ACKS"
     );
-    let (code, message) = produce_one(&mut client, "victim", 0, Some(good.clone()), -1)
-        .await
-        .unwrap();
-    assert_eq!(
-        (code, message.as_str()),
-        (0, ""),
-        "the connection still works"
-    );
+    let (code, message) =
+        produce_one(&mut client, "victim", 0, Some(good.clone()), -1).await.unwrap();
+    assert_eq!((code, message.as_str()), (0, ""), "the connection still works");
 
     // acks=0 with a bad batch: no response, and the connection is closed.
     let mut fire_and_forget = RawClient::connect(broker.address()).await;
@@ -321,23 +246,18 @@ async fn bad_names_offsets_and_versions_get_kafkas_answers() {
     create_topic(&broker.bootstrap(), "victim", 1, &[]).await;
     let mut client = RawClient::connect(broker.address()).await;
 
-    let request = CreateTopicsRequest::default()
-        .with_timeout_ms(1000)
-        .with_topics(vec![
-            kafka_protocol::messages::create_topics_request::CreatableTopic::default()
-                .with_name(name("no spaces allowed"))
-                .with_num_partitions(1)
-                .with_replication_factor(1),
-            kafka_protocol::messages::create_topics_request::CreatableTopic::default()
-                .with_name(name(&"x".repeat(250)))
-                .with_num_partitions(1)
-                .with_replication_factor(1),
-        ]);
+    let request = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![
+        kafka_protocol::messages::create_topics_request::CreatableTopic::default()
+            .with_name(name("no spaces allowed"))
+            .with_num_partitions(1)
+            .with_replication_factor(1),
+        kafka_protocol::messages::create_topics_request::CreatableTopic::default()
+            .with_name(name(&"x".repeat(250)))
+            .with_num_partitions(1)
+            .with_replication_factor(1),
+    ]);
     let response: CreateTopicsResponse = client.request(ApiKey::CreateTopics, 7, &request).await;
-    assert!(
-        response.topics.iter().all(|topic| topic.error_code == 17),
-        "INVALID_TOPIC_EXCEPTION"
-    );
+    assert!(response.topics.iter().all(|topic| topic.error_code == 17), "INVALID_TOPIC_EXCEPTION");
     let metadata: MetadataResponse = client
         .request(
             ApiKey::Metadata,
@@ -366,15 +286,10 @@ async fn bad_names_offsets_and_versions_get_kafkas_answers() {
         ]);
     let response: kafka_protocol::messages::FetchResponse =
         client.request(ApiKey::Fetch, 11, &fetch).await;
-    assert_eq!(
-        response.responses[0].partitions[0].error_code, 1,
-        "OFFSET_OUT_OF_RANGE"
-    );
+    assert_eq!(response.responses[0].partitions[0].error_code, 1, "OFFSET_OUT_OF_RANGE");
 
     // KIP-511: an ApiVersions version from the future gets a v0 answer with our range.
-    let correlation_id = client
-        .send(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())
-        .await;
+    let correlation_id = client.send(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default()).await;
     let _: ApiVersionsResponse = client.response(correlation_id, 3).await;
     let mut future = BytesMut::new();
     future.put_i32(0);
@@ -443,4 +358,54 @@ async fn many_hostile_clients_at_once_do_not_disturb_a_normal_one() {
         attacker.await.unwrap();
     }
     still_serves(&broker, "victim").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_log_cannot_be_taken_over_by_a_topic() {
+    let mut broker = TestBroker::start().await;
+    create_topic(&broker.bootstrap(), "victim", 1, &[]).await;
+    let mut client = RawClient::connect(broker.address()).await;
+    let request = CreateTopicsRequest::default().with_timeout_ms(1000).with_topics(vec![
+        kafka_protocol::messages::create_topics_request::CreatableTopic::default()
+            .with_name(name("__cluster_metadata"))
+            .with_num_partitions(1)
+            .with_replication_factor(1),
+    ]);
+    let response: CreateTopicsResponse = client.request(ApiKey::CreateTopics, 7, &request).await;
+    assert_eq!(response.topics[0].error_code, 42);
+    let lookup =
+        MetadataRequest::default().with_allow_auto_topic_creation(true).with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                .with_name(Some(name("__cluster_metadata"))),
+        ]));
+    let metadata: MetadataResponse = client.request(ApiKey::Metadata, 9, &lookup).await;
+    assert_eq!(metadata.topics[0].error_code, 3, "not auto-created either");
+    let batch = common::record_batch(&[(Some(b"k"), Some(b"v"))], 1, Compression::None);
+    assert_eq!(
+        produce_one(&mut client, "__cluster_metadata", 0, Some(batch), 1).await.unwrap().0,
+        3
+    );
+    broker.restart().await;
+    still_serves(&broker, "victim").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_lying_about_its_record_count_is_invalid_record() {
+    let broker = TestBroker::start().await;
+    create_topic(&broker.bootstrap(), "victim", 1, &[]).await;
+    let mut client = RawClient::connect(broker.address()).await;
+    let honest = common::record_batch(
+        &[(Some(b"a"), Some(b"1")), (Some(b"b"), Some(b"2"))],
+        1,
+        Compression::None,
+    );
+    // Claim 2^31-1 records (lastOffsetDelta to match) with a valid CRC: the offsets would jump.
+    let mut lying = honest.to_vec();
+    lying[23..27].copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+    lying[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+    let crc = crc32c::crc32c(&lying[21..]);
+    lying[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert_eq!(produce_one(&mut client, "victim", 0, Some(lying.into()), 1).await.unwrap().0, 87);
+    assert_eq!(broker.broker().partition("victim", 0).unwrap().offsets().log_end_offset, 0);
+    assert_eq!(produce_one(&mut client, "victim", 0, Some(honest), 1).await.unwrap().0, 0);
 }

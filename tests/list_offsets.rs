@@ -21,9 +21,8 @@ const BASE: i64 = 1_750_000_000_000;
 /// Produces `count` records to partition 0 with timestamps BASE + 10 * i, in batches of 10
 /// (linger lets librdkafka batch them, so lookups must look inside batches).
 async fn produce_timed(bootstrap: &str, topic: &str, count: i64) {
-    let producer: FutureProducer = producer_config(bootstrap, &[("linger.ms", "50")])
-        .create()
-        .unwrap();
+    let producer: FutureProducer =
+        producer_config(bootstrap, &[("linger.ms", "50")]).create().unwrap();
     let mut deliveries = Vec::new();
     for index in 0..count {
         let key = format!("k{index}");
@@ -32,12 +31,7 @@ async fn produce_timed(bootstrap: &str, topic: &str, count: i64) {
             .key(&key)
             .payload("v")
             .timestamp(BASE + 10 * index);
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(error, _)| error)
-                .unwrap(),
-        );
+        deliveries.push(producer.send_result(record).map_err(|(error, _)| error).unwrap());
     }
     for delivery in deliveries {
         delivery.await.unwrap().map_err(|(error, _)| error).unwrap();
@@ -52,18 +46,16 @@ async fn list_offset(
     timestamp: i64,
     epoch: i32,
 ) -> (i16, i64, i64) {
-    let request = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![
-            ListOffsetsTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_partitions(vec![
-                    ListOffsetsPartition::default()
-                        .with_partition_index(partition)
-                        .with_timestamp(timestamp)
-                        .with_current_leader_epoch(epoch),
-                ]),
-        ]);
+    let request = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
+        ListOffsetsTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_partitions(vec![
+                ListOffsetsPartition::default()
+                    .with_partition_index(partition)
+                    .with_timestamp(timestamp)
+                    .with_current_leader_epoch(epoch),
+            ]),
+    ]);
     let response: ListOffsetsResponse =
         client.request(ApiKey::ListOffsets, version, &request).await;
     let answer = &response.topics[0].partitions[0];
@@ -78,27 +70,13 @@ async fn earliest_latest_and_by_time() {
     produce_timed(&bootstrap, "times", 200).await;
 
     let consumer: BaseConsumer = common::consumer_config(&bootstrap, &[]).create().unwrap();
-    assert_eq!(
-        consumer
-            .fetch_watermarks("times", 0, Duration::from_secs(10))
-            .unwrap(),
-        (0, 200)
-    );
-    assert_eq!(
-        consumer
-            .fetch_watermarks("times", 1, Duration::from_secs(10))
-            .unwrap(),
-        (0, 0)
-    );
+    assert_eq!(consumer.fetch_watermarks("times", 0, Duration::from_secs(10)).unwrap(), (0, 200));
+    assert_eq!(consumer.fetch_watermarks("times", 1, Duration::from_secs(10)).unwrap(), (0, 0));
 
     for timestamp in [BASE, BASE + 5, BASE + 1_234, BASE + 1_990, BASE + 1_991] {
         let mut wanted = TopicPartitionList::new();
-        wanted
-            .add_partition_offset("times", 0, Offset::Offset(timestamp))
-            .unwrap();
-        let found = consumer
-            .offsets_for_times(wanted.clone(), Duration::from_secs(10))
-            .unwrap();
+        wanted.add_partition_offset("times", 0, Offset::Offset(timestamp)).unwrap();
+        let found = consumer.offsets_for_times(wanted.clone(), Duration::from_secs(10)).unwrap();
         let offset = found.find_partition("times", 0).unwrap().offset();
         let expected = match timestamp - BASE {
             0 => Offset::Offset(0),
@@ -111,46 +89,19 @@ async fn earliest_latest_and_by_time() {
     }
 
     let mut client = RawClient::connect(broker.address()).await;
-    assert_eq!(
-        list_offset(&mut client, 1, "times", 0, -2, -1).await,
-        (0, 0, -1)
-    );
-    assert_eq!(
-        list_offset(&mut client, 1, "times", 0, -1, -1).await,
-        (0, 200, -1)
-    );
-    assert_eq!(
-        list_offset(&mut client, 7, "times", 0, -3, -1).await,
-        (0, 199, BASE + 1_990)
-    );
-    assert_eq!(
-        list_offset(&mut client, 7, "times", 0, BASE + 15, 0).await,
-        (0, 2, BASE + 20)
-    );
+    assert_eq!(list_offset(&mut client, 1, "times", 0, -2, -1).await, (0, 0, -1));
+    assert_eq!(list_offset(&mut client, 1, "times", 0, -1, -1).await, (0, 200, -1));
+    assert_eq!(list_offset(&mut client, 7, "times", 0, -3, -1).await, (0, 199, BASE + 1_990));
+    assert_eq!(list_offset(&mut client, 7, "times", 0, BASE + 15, 0).await, (0, 2, BASE + 20));
     assert_eq!(
         list_offset(&mut client, 7, "times", 1, -3, -1).await,
         (0, -1, -1),
         "empty partition"
     );
-    assert_eq!(
-        list_offset(&mut client, 7, "times", 1, BASE, -1).await,
-        (0, -1, -1)
-    );
-    assert_eq!(
-        list_offset(&mut client, 7, "times", 5, -1, -1).await.0,
-        3,
-        "unknown partition"
-    );
-    assert_eq!(
-        list_offset(&mut client, 7, "nope", 0, -1, -1).await.0,
-        3,
-        "unknown topic"
-    );
-    assert_eq!(
-        list_offset(&mut client, 7, "times", 0, -1, 7).await.0,
-        75,
-        "newer leader epoch"
-    );
+    assert_eq!(list_offset(&mut client, 7, "times", 1, BASE, -1).await, (0, -1, -1));
+    assert_eq!(list_offset(&mut client, 7, "times", 5, -1, -1).await.0, 3, "unknown partition");
+    assert_eq!(list_offset(&mut client, 7, "nope", 0, -1, -1).await.0, 3, "unknown topic");
+    assert_eq!(list_offset(&mut client, 7, "times", 0, -1, 7).await.0, 75, "newer leader epoch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,34 +125,21 @@ async fn max_timestamp_finds_the_record_not_the_batch() {
         kafka_protocol::records::Compression::Gzip,
     );
     produce_raw(&mut client, "max", later).await;
-    assert_eq!(
-        list_offset(&mut client, 7, "max", 0, -3, -1).await,
-        (0, 1, BASE + 50)
-    );
+    assert_eq!(list_offset(&mut client, 7, "max", 0, -3, -1).await, (0, 1, BASE + 50));
     // The first record (in offset order) at or after the target, even inside a batch.
-    assert_eq!(
-        list_offset(&mut client, 7, "max", 0, BASE + 21, -1).await,
-        (0, 1, BASE + 50)
-    );
-    assert_eq!(
-        list_offset(&mut client, 7, "max", 0, BASE + 51, -1).await,
-        (0, -1, -1)
-    );
+    assert_eq!(list_offset(&mut client, 7, "max", 0, BASE + 21, -1).await, (0, 1, BASE + 50));
+    assert_eq!(list_offset(&mut client, 7, "max", 0, BASE + 51, -1).await, (0, -1, -1));
 }
 
 async fn produce_raw(client: &mut RawClient, topic: &str, batch: bytes::Bytes) {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
-    let request = ProduceRequest::default()
-        .with_acks(1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
+    let request =
+        ProduceRequest::default().with_acks(1).with_timeout_ms(5000).with_topic_data(vec![
             TopicProduceData::default()
                 .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
                 .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(batch)),
+                    PartitionProduceData::default().with_index(0).with_records(Some(batch)),
                 ]),
         ]);
     let response: ProduceResponse = client.request(ApiKey::Produce, 9, &request).await;
@@ -212,21 +150,12 @@ async fn produce_raw(client: &mut RawClient, topic: &str, batch: bytes::Bytes) {
 async fn log_append_time_topics_are_stamped_by_the_broker() {
     let broker = TestBroker::start().await;
     let bootstrap = broker.bootstrap();
-    create_topic(
-        &bootstrap,
-        "appended",
-        1,
-        &[("message.timestamp.type", "LogAppendTime")],
-    )
-    .await;
+    create_topic(&bootstrap, "appended", 1, &[("message.timestamp.type", "LogAppendTime")]).await;
     let before = riffle::clock::Clock::system().now_ms();
     let producer: FutureProducer = producer_config(&bootstrap, &[]).create().unwrap();
     producer
         .send(
-            FutureRecord::to("appended")
-                .key("k")
-                .payload("v")
-                .timestamp(42),
+            FutureRecord::to("appended").key("k").payload("v").timestamp(42),
             Duration::from_secs(10),
         )
         .await
@@ -241,4 +170,22 @@ async fn log_append_time_topics_are_stamped_by_the_broker() {
         }
         other => panic!("expected a LogAppendTime timestamp, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_partitions_are_invalid_request() {
+    let broker = TestBroker::start().await;
+    create_topic(&broker.bootstrap(), "dupes", 2, &[]).await;
+    let mut client = RawClient::connect(broker.address()).await;
+    let partition =
+        |index| ListOffsetsPartition::default().with_partition_index(index).with_timestamp(-1);
+    let request = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
+        ListOffsetsTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("dupes")))
+            .with_partitions(vec![partition(0), partition(1), partition(0)]),
+    ]);
+    let response: ListOffsetsResponse = client.request(ApiKey::ListOffsets, 7, &request).await;
+    let codes: Vec<i16> =
+        response.topics[0].partitions.iter().map(|partition| partition.error_code).collect();
+    assert_eq!(codes, [42, 0, 42]);
 }

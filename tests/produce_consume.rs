@@ -30,10 +30,8 @@ async fn produce(
     settings: &[(&str, &str)],
     codec: &str,
 ) -> Vec<(i32, i64)> {
-    let mut all = vec![
-        ("queue.buffering.max.messages", "1000000"),
-        ("batch.num.messages", "10000"),
-    ];
+    let mut all =
+        vec![("queue.buffering.max.messages", "1000000"), ("batch.num.messages", "10000")];
     all.extend_from_slice(settings);
     let producer: FutureProducer = producer_config(bootstrap, &all).create().expect("producer");
     let mut deliveries = Vec::with_capacity(count);
@@ -41,26 +39,16 @@ async fn produce(
         let (key, value) = (key(index), value(index, codec));
         let index_text = index.to_string();
         let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "index",
-                value: Some(index_text.as_str()),
-            })
-            .insert(Header {
-                key: "codec",
-                value: Some(codec),
-            });
+            .insert(Header { key: "index", value: Some(index_text.as_str()) })
+            .insert(Header { key: "codec", value: Some(codec) });
         let record = FutureRecord::to(topic)
             .partition(i32::try_from(index).unwrap() % PARTITIONS)
             .key(&key)
             .payload(&value)
             .headers(headers)
             .timestamp(BASE_TIMESTAMP + i64::try_from(index).unwrap());
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(error, _)| error)
-                .expect("enqueued"),
-        );
+        deliveries
+            .push(producer.send_result(record).map_err(|(error, _)| error).expect("enqueued"));
     }
     let mut acknowledged = Vec::with_capacity(count);
     for delivery in deliveries {
@@ -92,23 +80,12 @@ fn verify(
             i32::try_from(index).unwrap() % PARTITIONS,
             "partition of {key}"
         );
-        assert_eq!(
-            message.payload_view::<str>().unwrap().unwrap(),
-            value(index, codec)
-        );
+        assert_eq!(message.payload_view::<str>().unwrap().unwrap(), value(index, codec));
         let expected_offset = next_offset.entry(message.partition()).or_insert(0);
-        assert_eq!(
-            message.offset(),
-            *expected_offset,
-            "offsets are dense and in order"
-        );
+        assert_eq!(message.offset(), *expected_offset, "offsets are dense and in order");
         *expected_offset += 1;
         if let Some(previous) = last_index.insert(message.partition(), index) {
-            assert!(
-                index > previous,
-                "order within partition {}",
-                message.partition()
-            );
+            assert!(index > previous, "order within partition {}", message.partition());
         }
         assert_eq!(
             message.timestamp().to_millis(),
@@ -122,10 +99,7 @@ fn verify(
             assert_eq!(headers.get(1).value, Some(codec.as_bytes()));
         }
     }
-    assert_eq!(
-        next_offset.values().sum::<i64>(),
-        i64::try_from(count).unwrap()
-    );
+    assert_eq!(next_offset.values().sum::<i64>(), i64::try_from(count).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,9 +10,7 @@ use rdkafka::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) -> Vec<(i32, i64)> {
-    let producer: FutureProducer = producer_config(bootstrap, &[("acks", "all")])
-        .create()
-        .unwrap();
+    let producer: FutureProducer = producer_config(bootstrap, &[("acks", "all")]).create().unwrap();
     let mut deliveries = Vec::new();
     for index in range {
         let key = format!("key-{index}");
@@ -21,12 +19,7 @@ async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) ->
             .partition(i32::try_from(index % 4).unwrap())
             .key(&key)
             .payload(&value);
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(error, _)| error)
-                .unwrap(),
-        );
+        deliveries.push(producer.send_result(record).map_err(|(error, _)| error).unwrap());
     }
     let mut acknowledged = Vec::new();
     for delivery in deliveries {
@@ -40,17 +33,9 @@ async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) ->
 async fn everything_is_still_there_after_a_restart_and_offsets_continue() {
     let mut broker = TestBroker::start().await;
     // Small segments so the restart reopens many sealed segments and indexes.
-    create_topic(
-        &broker.bootstrap(),
-        "durable",
-        4,
-        &[("segment.bytes", "65536")],
-    )
-    .await;
+    create_topic(&broker.bootstrap(), "durable", 4, &[("segment.bytes", "65536")]).await;
     let first = produce(&broker.bootstrap(), "durable", 0..10_000).await;
-    let segments = std::fs::read_dir(broker.data_dir().join("durable-0"))
-        .unwrap()
-        .count();
+    let segments = std::fs::read_dir(broker.data_dir().join("durable-0")).unwrap().count();
     assert!(segments > 9, "several segments: {segments} files");
 
     broker.restart().await;
@@ -90,10 +75,7 @@ async fn everything_is_still_there_after_a_restart_and_offsets_continue() {
     }
     for (partition, offset) in &second {
         let expected = next.get_mut(partition).unwrap();
-        assert_eq!(
-            *offset, *expected,
-            "offsets continue on partition {partition}"
-        );
+        assert_eq!(*offset, *expected, "offsets continue on partition {partition}");
         *expected += 1;
     }
     broker.stop().await;

@@ -23,18 +23,11 @@ fn name(text: &str) -> TopicName {
 }
 
 fn produce_request(topic: &str, acks: i16, batch: Bytes) -> ProduceRequest {
-    ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(batch)),
-                ]),
-        ])
+    ProduceRequest::default().with_acks(acks).with_timeout_ms(5000).with_topic_data(vec![
+        TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
+            PartitionProduceData::default().with_index(0).with_records(Some(batch)),
+        ]),
+    ])
 }
 
 fn versions_request() -> ApiVersionsRequest {
@@ -56,29 +49,17 @@ async fn pipelined_requests_are_answered_in_order_and_acks_0_gets_no_answer() {
     let mut expected = Vec::new();
     for round in 0..20 {
         expected.push((
-            client
-                .send(ApiKey::Produce, 9, &produce_request("pipe", 1, batch()))
-                .await,
+            client.send(ApiKey::Produce, 9, &produce_request("pipe", 1, batch())).await,
             ApiKey::Produce,
         ));
-        let _silent = client
-            .send(ApiKey::Produce, 9, &produce_request("pipe", 0, batch()))
-            .await;
+        let _silent = client.send(ApiKey::Produce, 9, &produce_request("pipe", 0, batch())).await;
         expected.push((
-            client
-                .send(
-                    ApiKey::Metadata,
-                    9,
-                    &MetadataRequest::default().with_topics(None),
-                )
-                .await,
+            client.send(ApiKey::Metadata, 9, &MetadataRequest::default().with_topics(None)).await,
             ApiKey::Metadata,
         ));
         if round % 5 == 0 {
             expected.push((
-                client
-                    .send(ApiKey::ApiVersions, 3, &versions_request())
-                    .await,
+                client.send(ApiKey::ApiVersions, 3, &versions_request()).await,
                 ApiKey::ApiVersions,
             ));
         }
@@ -104,10 +85,7 @@ async fn pipelined_requests_are_answered_in_order_and_acks_0_gets_no_answer() {
         }
     }
     let offsets = broker.broker().partition("pipe", 0).unwrap().offsets();
-    assert_eq!(
-        offsets.log_end_offset, 40,
-        "the 20 silent acks=0 records were stored too"
-    );
+    assert_eq!(offsets.log_end_offset, 40, "the 20 silent acks=0 records were stored too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,21 +93,12 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let broker = TestBroker::start_with(&[("max.connections", "2")]).await;
     let mut first = RawClient::connect(broker.address()).await;
     let mut second = RawClient::connect(broker.address()).await;
-    let _: ApiVersionsResponse = first
-        .request(ApiKey::ApiVersions, 3, &versions_request())
-        .await;
-    let _: ApiVersionsResponse = second
-        .request(ApiKey::ApiVersions, 3, &versions_request())
-        .await;
+    let _: ApiVersionsResponse = first.request(ApiKey::ApiVersions, 3, &versions_request()).await;
+    let _: ApiVersionsResponse = second.request(ApiKey::ApiVersions, 3, &versions_request()).await;
     let mut third = RawClient::connect(broker.address()).await;
-    let correlation_id = third
-        .send(ApiKey::ApiVersions, 3, &versions_request())
-        .await;
+    let correlation_id = third.send(ApiKey::ApiVersions, 3, &versions_request()).await;
     let waiting = tokio::time::timeout(Duration::from_millis(500), third.read_frame()).await;
-    assert!(
-        waiting.is_err(),
-        "the third connection is not served while two are open"
-    );
+    assert!(waiting.is_err(), "the third connection is not served while two are open");
     drop(first);
     let response: ApiVersionsResponse =
         tokio::time::timeout(Duration::from_secs(10), third.response(correlation_id, 3))
@@ -143,23 +112,18 @@ async fn shutdown_finishes_an_in_flight_long_poll_and_flushes() {
     let mut broker = TestBroker::start().await;
     create_topic(&broker.bootstrap(), "drain", 1, &[]).await;
     let mut client = RawClient::connect(broker.address()).await;
-    let _: ProduceResponse = client
-        .request(ApiKey::Produce, 9, &produce_request("drain", 1, batch()))
-        .await;
+    let _: ProduceResponse =
+        client.request(ApiKey::Produce, 9, &produce_request("drain", 1, batch())).await;
     let fetch = FetchRequest::default()
         .with_max_wait_ms(60_000)
         .with_min_bytes(1)
         .with_max_bytes(1 << 20)
-        .with_topics(vec![
-            FetchTopic::default()
-                .with_topic(name("drain"))
-                .with_partitions(vec![
+        .with_topics(vec![FetchTopic::default().with_topic(name("drain")).with_partitions(vec![
                     FetchPartition::default()
                         .with_partition(0)
                         .with_fetch_offset(1)
                         .with_partition_max_bytes(1 << 20),
-                ]),
-        ]);
+                ])]);
     let correlation_id = client.send(ApiKey::Fetch, 11, &fetch).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopping = tokio::spawn(async move {
@@ -177,10 +141,7 @@ async fn shutdown_finishes_an_in_flight_long_poll_and_flushes() {
         .expect("shutdown completes")
         .unwrap();
     assert!(broker.data_dir().join(".kafka_cleanshutdown").exists());
-    assert!(
-        client.is_closed().await,
-        "connections are closed after the drain"
-    );
+    assert!(client.is_closed().await, "connections are closed after the drain");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,9 +150,7 @@ async fn with_flush_messages_1_every_acknowledged_record_is_fsynced() {
     let bootstrap = broker.bootstrap();
     create_topic(&bootstrap, "synced", 1, &[]).await;
     let producer: FutureProducer =
-        producer_config(&bootstrap, &[("acks", "all"), ("linger.ms", "0")])
-            .create()
-            .unwrap();
+        producer_config(&bootstrap, &[("acks", "all"), ("linger.ms", "0")]).create().unwrap();
     let log = broker.broker().partition("synced", 0).unwrap();
     let mut pending = Vec::new();
     for index in 0..200 {
@@ -212,4 +171,38 @@ async fn with_flush_messages_1_every_acknowledged_record_is_fsynced() {
             delivery.offset
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_and_idle_connections_cannot_starve_others() {
+    let broker = TestBroker::start_with(&[
+        ("connections.max.idle.ms", "500"),
+        ("socket.request.max.bytes", "1048576"),
+        ("queued.max.request.bytes", "2097152"),
+    ])
+    .await;
+    // Two clients announce maximum-size frames, send a few bytes and stall: between them
+    // they hold the whole request budget.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut client = RawClient::connect(broker.address()).await;
+        client.send_raw(&[0, 0x10, 0, 0, 0, 3, 0, 0]).await.unwrap();
+        stalled.push(client);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut normal = RawClient::connect(broker.address()).await;
+    let response: ApiVersionsResponse = tokio::time::timeout(
+        Duration::from_secs(10),
+        normal.request(ApiKey::ApiVersions, 3, &versions_request()),
+    )
+    .await
+    .expect("served once the stalled transfers time out");
+    assert_eq!(response.error_code, 0);
+    for mut client in stalled {
+        assert!(client.is_closed().await, "a stalled body closes its connection");
+    }
+    // A connection with no request for connections.max.idle.ms is closed.
+    let mut idle = RawClient::connect(broker.address()).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(idle.is_closed().await);
 }

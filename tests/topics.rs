@@ -41,9 +41,7 @@ async fn create(
         .with_topics(topics)
         .with_timeout_ms(5000)
         .with_validate_only(validate_only);
-    client
-        .request(ApiKey::CreateTopics, version, &request)
-        .await
+    client.request(ApiKey::CreateTopics, version, &request).await
 }
 
 async fn metadata(
@@ -68,11 +66,9 @@ fn partition_dirs(broker: &TestBroker, topic: &str) -> usize {
         .filter_map(Result::ok)
         .filter(|entry| {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            file_name
-                .rsplit_once('-')
-                .is_some_and(|(prefix, partition)| {
-                    prefix == topic && partition.parse::<u32>().is_ok()
-                })
+            file_name.rsplit_once('-').is_some_and(|(prefix, partition)| {
+                prefix == topic && partition.parse::<u32>().is_ok()
+            })
         })
         .count()
 }
@@ -112,11 +108,8 @@ async fn create_topics_follows_kafkas_rules() {
         false,
     )
     .await;
-    let codes: Vec<(String, i16)> = response
-        .topics
-        .iter()
-        .map(|topic| (topic.name.to_string(), topic.error_code))
-        .collect();
+    let codes: Vec<(String, i16)> =
+        response.topics.iter().map(|topic| (topic.name.to_string(), topic.error_code)).collect();
     assert_eq!(
         codes,
         [
@@ -134,62 +127,30 @@ async fn create_topics_follows_kafkas_rules() {
     assert_eq!((orders.num_partitions, orders.replication_factor), (6, 1));
     assert!(!orders.topic_id.is_nil());
     let configs = orders.configs.as_ref().unwrap();
-    let retention = configs
-        .iter()
-        .find(|config| config.name.as_str() == "retention.ms")
-        .unwrap();
-    assert_eq!(
-        (retention.value.as_deref(), retention.config_source),
-        (Some("1000"), 1)
-    );
-    let segment = configs
-        .iter()
-        .find(|config| config.name.as_str() == "segment.bytes")
-        .unwrap();
-    assert_eq!(
-        (segment.value.as_deref(), segment.config_source),
-        (Some("1073741824"), 5)
-    );
-    assert_eq!(
-        response.topics[1].num_partitions, 1,
-        "num.partitions default"
-    );
+    let retention = configs.iter().find(|config| config.name.as_str() == "retention.ms").unwrap();
+    assert_eq!((retention.value.as_deref(), retention.config_source), (Some("1000"), 1));
+    let segment = configs.iter().find(|config| config.name.as_str() == "segment.bytes").unwrap();
+    assert_eq!((segment.value.as_deref(), segment.config_source), (Some("1073741824"), 5));
+    assert_eq!(response.topics[1].num_partitions, 1, "num.partitions default");
     assert_eq!(response.topics[6].num_partitions, 2, "manual assignment");
-    assert!(
-        response.topics[4]
-            .error_message
-            .as_deref()
-            .unwrap()
-            .contains("only 1 broker(s)")
-    );
+    assert!(response.topics[4].error_message.as_deref().unwrap().contains("only 1 broker(s)"));
     assert_eq!(partition_dirs(&broker, "orders"), 6);
 
     let again = create(
         &mut client,
         2,
-        vec![
-            creatable("orders", 1, 1),
-            creatable("orders_x", 1, 1),
-            creatable("orders.x", 1, 1),
-        ],
+        vec![creatable("orders", 1, 1), creatable("orders_x", 1, 1), creatable("orders.x", 1, 1)],
         false,
     )
     .await;
     let codes: Vec<i16> = again.topics.iter().map(|topic| topic.error_code).collect();
-    assert_eq!(
-        codes,
-        [36, 0, 17],
-        "exists; created; collides with orders_x"
-    );
+    assert_eq!(codes, [36, 0, 17], "exists; created; collides with orders_x");
 
     let checked = create(&mut client, 5, vec![creatable("dry", 3, 1)], true).await;
     assert_eq!(checked.topics[0].error_code, 0);
     assert_eq!(checked.topics[0].num_partitions, 3);
     let lookup = metadata(&mut client, 9, &["dry"], false).await;
-    assert_eq!(
-        lookup.topics[0].error_code, 3,
-        "validate_only created nothing"
-    );
+    assert_eq!(lookup.topics[0].error_code, 3, "validate_only created nothing");
     assert_eq!(partition_dirs(&broker, "dry"), 0);
 }
 
@@ -201,20 +162,12 @@ async fn delete_topics_removes_data_and_frees_the_name() {
     create_topic(&bootstrap, "by-id", 1, &[]).await;
     assert_eq!(partition_dirs(&broker, "doomed"), 3);
 
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .unwrap();
+    let admin: AdminClient<DefaultClientContext> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = admin
-        .delete_topics(&["doomed", "never-existed"], &options)
-        .await
-        .unwrap();
+    let results = admin.delete_topics(&["doomed", "never-existed"], &options).await.unwrap();
     assert!(results[0].is_ok());
-    assert_eq!(
-        results[1].as_ref().unwrap_err().1,
-        RDKafkaErrorCode::UnknownTopicOrPartition
-    );
+    assert_eq!(results[1].as_ref().unwrap_err().1, RDKafkaErrorCode::UnknownTopicOrPartition);
     assert!(eventually(10, || partition_dirs(&broker, "doomed") == 0).await);
     let no_leftovers = || {
         std::fs::read_dir(broker.data_dir())
@@ -222,56 +175,33 @@ async fn delete_topics_removes_data_and_frees_the_name() {
             .filter_map(Result::ok)
             .all(|entry| !entry.file_name().to_string_lossy().contains("doomed"))
     };
-    assert!(
-        eventually(10, no_leftovers).await,
-        "renamed directories are removed too"
-    );
+    assert!(eventually(10, no_leftovers).await, "renamed directories are removed too");
 
     let mut client = RawClient::connect(broker.address()).await;
     let by_id = metadata(&mut client, 12, &["by-id"], false).await;
     let topic_id = by_id.topics[0].topic_id;
-    let request = DeleteTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![
-            DeleteTopicState::default().with_topic_id(topic_id),
-            DeleteTopicState::default().with_topic_id(uuid::Uuid::new_v4()),
-            DeleteTopicState::default()
-                .with_name(Some(name("x")))
-                .with_topic_id(uuid::Uuid::new_v4()),
-        ]);
+    let request = DeleteTopicsRequest::default().with_timeout_ms(5000).with_topics(vec![
+        DeleteTopicState::default().with_topic_id(topic_id),
+        DeleteTopicState::default().with_topic_id(uuid::Uuid::new_v4()),
+        DeleteTopicState::default().with_name(Some(name("x"))).with_topic_id(uuid::Uuid::new_v4()),
+    ]);
     let response: DeleteTopicsResponse = client.request(ApiKey::DeleteTopics, 6, &request).await;
-    let codes: Vec<i16> = response
-        .responses
-        .iter()
-        .map(|topic| topic.error_code)
-        .collect();
+    let codes: Vec<i16> = response.responses.iter().map(|topic| topic.error_code).collect();
     assert_eq!(codes, [0, 100, 42]);
-    assert_eq!(
-        response.responses[0]
-            .name
-            .as_deref()
-            .map(|name| name.as_str()),
-        Some("by-id")
-    );
+    assert_eq!(response.responses[0].name.as_deref().map(|name| name.as_str()), Some("by-id"));
 
     create_topic(&bootstrap, "doomed", 1, &[]).await;
     let producer: rdkafka::producer::FutureProducer =
         common::producer_config(&bootstrap, &[]).create().unwrap();
     let delivery = producer
         .send(
-            rdkafka::producer::FutureRecord::to("doomed")
-                .key("k")
-                .payload("v"),
+            rdkafka::producer::FutureRecord::to("doomed").key("k").payload("v"),
             Duration::from_secs(10),
         )
         .await
         .map_err(|(error, _)| error)
         .unwrap();
-    assert_eq!(
-        (delivery.partition, delivery.offset),
-        (0, 0),
-        "a recreated topic starts empty"
-    );
+    assert_eq!((delivery.partition, delivery.offset), (0, 0), "a recreated topic starts empty");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,17 +212,11 @@ async fn auto_creation_on_and_off() {
     assert_eq!(created.topics[0].error_code, 0);
     assert_eq!(created.topics[0].partitions.len(), 3);
     let refused = metadata(&mut client, 9, &["not-asked"], false).await;
-    assert_eq!(
-        refused.topics[0].error_code, 3,
-        "request disallows auto-creation"
-    );
+    assert_eq!(refused.topics[0].error_code, 3, "request disallows auto-creation");
     let invalid = metadata(&mut client, 9, &["bad/name"], true).await;
     assert_eq!(invalid.topics[0].error_code, 17);
     let old = metadata(&mut client, 1, &["old-client"], true).await;
-    assert_eq!(
-        old.topics[0].error_code, 0,
-        "before v4 auto-creation is always requested"
-    );
+    assert_eq!(old.topics[0].error_code, 0, "before v4 auto-creation is always requested");
 
     let off = TestBroker::start_with(&[("auto.create.topics.enable", "false")]).await;
     let mut client = RawClient::connect(off.address()).await;
@@ -305,16 +229,11 @@ async fn auto_creation_on_and_off() {
             .unwrap();
     let result = producer
         .send(
-            rdkafka::producer::FutureRecord::to("auto")
-                .key("k")
-                .payload("v"),
+            rdkafka::producer::FutureRecord::to("auto").key("k").payload("v"),
             Duration::from_secs(5),
         )
         .await;
-    assert!(
-        result.is_err(),
-        "producing to a missing topic fails with auto-creation off"
-    );
+    assert!(result.is_err(), "producing to a missing topic fails with auto-creation off");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,28 +244,17 @@ async fn metadata_lists_topics_by_version_rules() {
     let mut client = RawClient::connect(broker.address()).await;
 
     let all_v0: MetadataResponse = client
-        .request(
-            ApiKey::Metadata,
-            0,
-            &MetadataRequest::default().with_topics(Some(vec![])),
-        )
+        .request(ApiKey::Metadata, 0, &MetadataRequest::default().with_topics(Some(vec![])))
         .await;
     assert_eq!(all_v0.topics.len(), 1, "v0: empty list means all");
+    let twice = metadata(&mut client, 9, &["listed", "listed"], false).await;
+    assert_eq!(twice.topics.len(), 1, "each requested topic is answered once");
     let none_v1: MetadataResponse = client
-        .request(
-            ApiKey::Metadata,
-            1,
-            &MetadataRequest::default().with_topics(Some(vec![])),
-        )
+        .request(ApiKey::Metadata, 1, &MetadataRequest::default().with_topics(Some(vec![])))
         .await;
     assert!(none_v1.topics.is_empty(), "v1+: empty list means none");
-    let all_v12: MetadataResponse = client
-        .request(
-            ApiKey::Metadata,
-            12,
-            &MetadataRequest::default().with_topics(None),
-        )
-        .await;
+    let all_v12: MetadataResponse =
+        client.request(ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(None)).await;
     let topic = &all_v12.topics[0];
     assert_eq!(topic.partitions.len(), 2);
     assert_eq!(topic.partitions[1].leader_id.0, 1);
@@ -355,24 +263,14 @@ async fn metadata_lists_topics_by_version_rules() {
     assert!(all_v12.cluster_id.is_some());
 
     let by_id = MetadataRequest::default().with_topics(Some(vec![
-        MetadataRequestTopic::default()
-            .with_topic_id(topic.topic_id)
-            .with_name(None),
+        MetadataRequestTopic::default().with_topic_id(topic.topic_id).with_name(None),
     ]));
     let found: MetadataResponse = client.request(ApiKey::Metadata, 12, &by_id).await;
-    assert_eq!(
-        found.topics[0].name.as_deref().map(|name| name.as_str()),
-        Some("listed")
-    );
+    assert_eq!(found.topics[0].name.as_deref().map(|name| name.as_str()), Some("listed"));
     let refused: MetadataResponse = client.request(ApiKey::Metadata, 11, &by_id).await;
-    assert_eq!(
-        refused.topics[0].error_code, 42,
-        "ids below v12 are INVALID_REQUEST"
-    );
+    assert_eq!(refused.topics[0].error_code, 42, "ids below v12 are INVALID_REQUEST");
     let unknown = MetadataRequest::default().with_topics(Some(vec![
-        MetadataRequestTopic::default()
-            .with_topic_id(uuid::Uuid::new_v4())
-            .with_name(None),
+        MetadataRequestTopic::default().with_topic_id(uuid::Uuid::new_v4()).with_name(None),
     ]));
     let unknown: MetadataResponse = client.request(ApiKey::Metadata, 12, &unknown).await;
     assert_eq!(unknown.topics[0].error_code, 100);

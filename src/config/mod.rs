@@ -18,11 +18,7 @@ use topic::TopicDefaults;
 
 /// Command-line interface of the `riffle` binary.
 #[derive(Debug, Clone, Default, Parser)]
-#[command(
-    name = "riffle",
-    version,
-    about = "A Kafka-wire-compatible message broker"
-)]
+#[command(name = "riffle", version, about = "A Kafka-wire-compatible message broker")]
 pub struct Cli {
     /// A Kafka-style server.properties file.
     #[arg(long, value_name = "FILE")]
@@ -48,16 +44,9 @@ pub struct Cli {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid value '{value}' for {key}: {reason}")]
-    Invalid {
-        key: String,
-        value: String,
-        reason: String,
-    },
+    Invalid { key: String, value: String, reason: String },
     #[error("{0}")]
     Topic(#[from] crate::error::Error),
 }
@@ -72,11 +61,7 @@ pub struct HostPort {
 impl HostPort {
     /// Address for `bind`/`connect`: an empty host means all interfaces.
     pub fn bind_address(&self) -> String {
-        let host = if self.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            self.host.as_str()
-        };
+        let host = if self.host.is_empty() { "0.0.0.0" } else { self.host.as_str() };
         if host.contains(':') {
             format!("[{host}]:{}", self.port)
         } else {
@@ -100,6 +85,7 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub queued_max_request_bytes: u64,
     pub fetch_max_bytes: i32,
+    pub connections_max_idle_ms: u64,
     /// How often logs are checked against `flush.ms`.
     pub log_flush_scheduler_interval_ms: u64,
     /// How often the recovery-point checkpoint is written.
@@ -128,6 +114,7 @@ const BROKER_KEYS: &[&str] = &[
     "max.connections",
     "queued.max.request.bytes",
     "fetch.max.bytes",
+    "connections.max.idle.ms",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
 ];
@@ -140,23 +127,18 @@ impl BrokerConfig {
             None => BTreeMap::new(),
         };
         for assignment in &cli.overrides {
-            let (key, value) = assignment
-                .split_once('=')
-                .ok_or_else(|| ConfigError::Invalid {
-                    key: "--override".into(),
-                    value: assignment.clone(),
-                    reason: "expected KEY=VALUE".into(),
-                })?;
+            let (key, value) = assignment.split_once('=').ok_or_else(|| ConfigError::Invalid {
+                key: "--override".into(),
+                value: assignment.clone(),
+                reason: "expected KEY=VALUE".into(),
+            })?;
             properties.insert(key.trim().to_owned(), value.trim().to_owned());
         }
         if let Some(listen) = &cli.listen {
             properties.insert("listeners".into(), format!("PLAINTEXT://{listen}"));
         }
         if let Some(advertised) = &cli.advertised_listener {
-            properties.insert(
-                "advertised.listeners".into(),
-                format!("PLAINTEXT://{advertised}"),
-            );
+            properties.insert("advertised.listeners".into(), format!("PLAINTEXT://{advertised}"));
         }
         if let Some(dir) = &cli.data_dir {
             properties.insert("log.dirs".into(), dir.display().to_string());
@@ -171,15 +153,11 @@ impl BrokerConfig {
     pub fn from_properties(properties: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         warn_unknown_keys(properties);
         let get = |keys: &[&'static str]| {
-            keys.iter()
-                .find_map(|key| properties.get(*key).map(|value| (*key, value)))
+            keys.iter().find_map(|key| properties.get(*key).map(|value| (*key, value)))
         };
         let listener = match get(&["listeners"]) {
             Some((key, value)) => parse_listeners(key, value)?,
-            None => HostPort {
-                host: "127.0.0.1".into(),
-                port: 9092,
-            },
+            None => HostPort { host: "127.0.0.1".into(), port: 9092 },
         };
         let advertised_listener = get(&["advertised.listeners"])
             .map(|(key, value)| parse_listeners(key, value))
@@ -220,6 +198,11 @@ impl BrokerConfig {
                 limits::FETCH_RESPONSE_BYTES_MAX_DEFAULT,
                 1024..=i64::from(i32::MAX),
             )?,
+            connections_max_idle_ms: number(
+                get(&["connections.max.idle.ms"]),
+                limits::CONNECTION_IDLE_MS_DEFAULT,
+                1..=i64::MAX,
+            )?,
             log_flush_scheduler_interval_ms: number(
                 get(&["log.flush.scheduler.interval.ms"]),
                 1000,
@@ -244,10 +227,7 @@ impl BrokerConfig {
                 reason: "must be at least socket.request.max.bytes".into(),
             });
         }
-        let segment_bytes = self
-            .topic_defaults
-            .value("segment.bytes")
-            .unwrap_or_default();
+        let segment_bytes = self.topic_defaults.value("segment.bytes").unwrap_or_default();
         if segment_bytes.parse::<u64>().unwrap_or(0) < 1024 * 1024 {
             return Err(ConfigError::Invalid {
                 key: "log.segment.bytes".into(),
@@ -260,10 +240,8 @@ impl BrokerConfig {
 }
 
 fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     Ok(properties::parse(&text))
 }
 
@@ -280,11 +258,7 @@ fn warn_unknown_keys(properties: &BTreeMap<String, String>) {
 }
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        value: value.into(),
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { key: key.into(), value: value.into(), reason: reason.into() }
 }
 
 fn number<T: TryFrom<i64>>(
@@ -295,16 +269,9 @@ fn number<T: TryFrom<i64>>(
     let Some((key, value)) = entry else {
         return Ok(default);
     };
-    let parsed: i64 = value
-        .trim()
-        .parse()
-        .map_err(|_| invalid(key, value, "not an integer"))?;
+    let parsed: i64 = value.trim().parse().map_err(|_| invalid(key, value, "not an integer"))?;
     if !range.contains(&parsed) {
-        return Err(invalid(
-            key,
-            value,
-            format!("must be in {}..={}", range.start(), range.end()),
-        ));
+        return Err(invalid(key, value, format!("must be in {}..={}", range.start(), range.end())));
     }
     T::try_from(parsed).map_err(|_| invalid(key, value, "out of range"))
 }
@@ -320,28 +287,16 @@ fn queued_bytes(entry: Option<(&str, &String)>) -> Result<u64, ConfigError> {
     match entry {
         // Kafka's -1 means unbounded; Riffle keeps a bound and uses its default.
         Some((_, value)) if value.trim() == "-1" => Ok(limits::QUEUED_REQUEST_BYTES_MAX_DEFAULT),
-        other => number(
-            other,
-            limits::QUEUED_REQUEST_BYTES_MAX_DEFAULT,
-            1..=i64::MAX,
-        ),
+        other => number(other, limits::QUEUED_REQUEST_BYTES_MAX_DEFAULT, 1..=i64::MAX),
     }
 }
 
 fn parse_data_dir(key: &str, value: &str) -> Result<PathBuf, ConfigError> {
-    let dirs: Vec<&str> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|dir| !dir.is_empty())
-        .collect();
+    let dirs: Vec<&str> = value.split(',').map(str::trim).filter(|dir| !dir.is_empty()).collect();
     match dirs.as_slice() {
         [dir] => Ok(PathBuf::from(dir)),
         [] => Err(invalid(key, value, "no directory given")),
-        _ => Err(invalid(
-            key,
-            value,
-            "Riffle stores data in one directory; give exactly one",
-        )),
+        _ => Err(invalid(key, value, "Riffle stores data in one directory; give exactly one")),
     }
 }
 
@@ -349,11 +304,7 @@ fn parse_data_dir(key: &str, value: &str) -> Result<PathBuf, ConfigError> {
 /// else the first that is not the controller's.
 fn parse_listeners(key: &str, value: &str) -> Result<HostPort, ConfigError> {
     let mut chosen = None;
-    for entry in value
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-    {
+    for entry in value.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
         let (name, address) = entry
             .split_once("://")
             .ok_or_else(|| invalid(key, value, format!("'{entry}' is not NAME://HOST:PORT")))?;
@@ -362,11 +313,7 @@ fn parse_listeners(key: &str, value: &str) -> Result<HostPort, ConfigError> {
             "PLAINTEXT" => return Ok(host_port),
             "CONTROLLER" => tracing::warn!(listener = entry, "controller listener ignored"),
             "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-                return Err(invalid(
-                    key,
-                    value,
-                    "only PLAINTEXT listeners are supported",
-                ));
+                return Err(invalid(key, value, "only PLAINTEXT listeners are supported"));
             }
             _ if chosen.is_none() => chosen = Some(host_port),
             _ => tracing::warn!(listener = entry, "extra listener ignored"),
@@ -381,17 +328,10 @@ pub fn parse_host_port(address: &str) -> Result<HostPort, String> {
         let (host, port) = rest.split_once("]:").ok_or("bad IPv6 address")?;
         (host, port)
     } else {
-        address
-            .rsplit_once(':')
-            .ok_or_else(|| format!("'{address}' has no port"))?
+        address.rsplit_once(':').ok_or_else(|| format!("'{address}' has no port"))?
     };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("bad port in '{address}'"))?;
-    Ok(HostPort {
-        host: host.to_owned(),
-        port,
-    })
+    let port: u16 = port.parse().map_err(|_| format!("bad port in '{address}'"))?;
+    Ok(HostPort { host: host.to_owned(), port })
 }
 
 #[cfg(test)]
@@ -399,23 +339,15 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
-        let properties = pairs
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect();
+        let properties =
+            pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
         BrokerConfig::from_properties(&properties)
     }
 
     #[test]
     fn the_embedded_default() {
         let config = BrokerConfig::default();
-        assert_eq!(
-            config.listener,
-            HostPort {
-                host: "127.0.0.1".into(),
-                port: 9092
-            }
-        );
+        assert_eq!(config.listener, HostPort { host: "127.0.0.1".into(), port: 9092 });
         assert_eq!(config.data_dir, PathBuf::from("./riffle-data"));
         assert_eq!(config.node_id, 1);
         assert_eq!(config.num_partitions, 1);
@@ -439,19 +371,10 @@ mod tests {
             ("socket.request.max.bytes", "1048576"),
         ])
         .unwrap();
-        assert_eq!(
-            config.listener,
-            HostPort {
-                host: "0.0.0.0".into(),
-                port: 19092
-            }
-        );
+        assert_eq!(config.listener, HostPort { host: "0.0.0.0".into(), port: 19092 });
         assert_eq!(
             config.advertised_listener,
-            Some(HostPort {
-                host: "broker1".into(),
-                port: 19092
-            })
+            Some(HostPort { host: "broker1".into(), port: 19092 })
         );
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/riffle"));
         assert_eq!(config.node_id, 7);
@@ -488,11 +411,7 @@ mod tests {
     fn cli_flags_beat_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.properties");
-        std::fs::write(
-            &path,
-            "listeners=PLAINTEXT://127.0.0.1:1111\nnum.partitions=4\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "listeners=PLAINTEXT://127.0.0.1:1111\nnum.partitions=4\n").unwrap();
         let cli = Cli {
             config: Some(path),
             listen: Some("127.0.0.1:2222".into()),
@@ -506,36 +425,13 @@ mod tests {
 
     #[test]
     fn host_ports_parse() {
-        assert_eq!(
-            parse_host_port(":9092").unwrap(),
-            HostPort {
-                host: String::new(),
-                port: 9092
-            }
-        );
+        assert_eq!(parse_host_port(":9092").unwrap(), HostPort { host: String::new(), port: 9092 });
         assert_eq!(
             parse_host_port("[::1]:9092").unwrap(),
-            HostPort {
-                host: "::1".into(),
-                port: 9092
-            }
+            HostPort { host: "::1".into(), port: 9092 }
         );
         assert!(parse_host_port("nohost").is_err());
-        assert_eq!(
-            HostPort {
-                host: String::new(),
-                port: 1
-            }
-            .bind_address(),
-            "0.0.0.0:1"
-        );
-        assert_eq!(
-            HostPort {
-                host: "::1".into(),
-                port: 1
-            }
-            .bind_address(),
-            "[::1]:1"
-        );
+        assert_eq!(HostPort { host: String::new(), port: 1 }.bind_address(), "0.0.0.0:1");
+        assert_eq!(HostPort { host: "::1".into(), port: 1 }.bind_address(), "[::1]:1");
     }
 }

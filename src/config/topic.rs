@@ -32,7 +32,12 @@ pub enum Validator {
     Between(f64, f64),
     OneOf(&'static [&'static str]),
     ListOf(&'static [&'static str]),
+    /// `*`, or a list of `partition:broker` pairs (Kafka's `ThrottledReplicaListValidator`).
+    ThrottledReplicas,
 }
+
+/// Longest config value accepted (values are stored as i16-length strings).
+pub const CONFIG_VALUE_LENGTH_MAX: usize = i16::MAX as usize;
 
 /// A broker key that supplies a topic config's default, with the factor that converts its
 /// unit to the topic key's (hours to ms is 3,600,000).
@@ -43,10 +48,7 @@ pub struct Synonym {
 }
 
 const fn same(broker_key: &'static str) -> Synonym {
-    Synonym {
-        broker_key,
-        factor: 1,
-    }
+    Synonym { broker_key, factor: 1 }
 }
 
 /// One topic config.
@@ -71,13 +73,7 @@ const fn def(
     validator: Validator,
     synonyms: &'static [Synonym],
 ) -> TopicConfigDef {
-    TopicConfigDef {
-        name,
-        ty,
-        default,
-        validator,
-        synonyms,
-    }
+    TopicConfigDef { name, ty, default, validator, synonyms }
 }
 
 use ConfigType::{Boolean, Double, Int, List, Long, String as Str};
@@ -92,20 +88,8 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         Validator::ListOf(&["compact", "delete"]),
         &[same("log.cleanup.policy")],
     ),
-    def(
-        "compression.gzip.level",
-        Int,
-        "-1",
-        Validator::None,
-        &[same("compression.gzip.level")],
-    ),
-    def(
-        "compression.lz4.level",
-        Int,
-        "9",
-        Validator::None,
-        &[same("compression.lz4.level")],
-    ),
+    def("compression.gzip.level", Int, "-1", Validator::None, &[same("compression.gzip.level")]),
+    def("compression.lz4.level", Int, "9", Validator::None, &[same("compression.lz4.level")]),
     def(
         "compression.type",
         Str,
@@ -113,13 +97,7 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         &[same("compression.type")],
     ),
-    def(
-        "compression.zstd.level",
-        Int,
-        "3",
-        Validator::None,
-        &[same("compression.zstd.level")],
-    ),
+    def("compression.zstd.level", Int, "3", Validator::None, &[same("compression.zstd.level")]),
     def(
         "delete.retention.ms",
         Long,
@@ -127,65 +105,20 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         AtLeast(0),
         &[same("log.cleaner.delete.retention.ms")],
     ),
-    def(
-        "file.delete.delay.ms",
-        Long,
-        "60000",
-        AtLeast(0),
-        &[same("log.segment.delete.delay.ms")],
-    ),
-    def(
-        "flush.messages",
-        Long,
-        LONG_MAX,
-        AtLeast(1),
-        &[same("log.flush.interval.messages")],
-    ),
+    def("file.delete.delay.ms", Long, "60000", AtLeast(0), &[same("log.segment.delete.delay.ms")]),
+    def("flush.messages", Long, LONG_MAX, AtLeast(1), &[same("log.flush.interval.messages")]),
     def(
         "flush.ms",
         Long,
         LONG_MAX,
         AtLeast(0),
-        &[
-            same("log.flush.interval.ms"),
-            same("log.flush.scheduler.interval.ms"),
-        ],
+        &[same("log.flush.interval.ms"), same("log.flush.scheduler.interval.ms")],
     ),
-    def(
-        "follower.replication.throttled.replicas",
-        List,
-        "",
-        Validator::None,
-        &[],
-    ),
-    def(
-        "index.interval.bytes",
-        Int,
-        "4096",
-        AtLeast(0),
-        &[same("log.index.interval.bytes")],
-    ),
-    def(
-        "leader.replication.throttled.replicas",
-        List,
-        "",
-        Validator::None,
-        &[],
-    ),
-    def(
-        "local.retention.bytes",
-        Long,
-        "-2",
-        AtLeast(-2),
-        &[same("log.local.retention.bytes")],
-    ),
-    def(
-        "local.retention.ms",
-        Long,
-        "-2",
-        AtLeast(-2),
-        &[same("log.local.retention.ms")],
-    ),
+    def("follower.replication.throttled.replicas", List, "", Validator::ThrottledReplicas, &[]),
+    def("index.interval.bytes", Int, "4096", AtLeast(0), &[same("log.index.interval.bytes")]),
+    def("leader.replication.throttled.replicas", List, "", Validator::ThrottledReplicas, &[]),
+    def("local.retention.bytes", Long, "-2", AtLeast(-2), &[same("log.local.retention.bytes")]),
+    def("local.retention.ms", Long, "-2", AtLeast(-2), &[same("log.local.retention.ms")]),
     def(
         "max.compaction.lag.ms",
         Long,
@@ -193,13 +126,7 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         AtLeast(1),
         &[same("log.cleaner.max.compaction.lag.ms")],
     ),
-    def(
-        "max.message.bytes",
-        Int,
-        "1048588",
-        AtLeast(0),
-        &[same("message.max.bytes")],
-    ),
+    def("max.message.bytes", Int, "1048588", AtLeast(0), &[same("message.max.bytes")]),
     def(
         "message.timestamp.after.max.ms",
         Long,
@@ -235,48 +162,12 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         AtLeast(0),
         &[same("log.cleaner.min.compaction.lag.ms")],
     ),
-    def(
-        "min.insync.replicas",
-        Int,
-        "1",
-        AtLeast(1),
-        &[same("min.insync.replicas")],
-    ),
-    def(
-        "preallocate",
-        Boolean,
-        "false",
-        Validator::None,
-        &[same("log.preallocate")],
-    ),
-    def(
-        "remote.log.copy.disable",
-        Boolean,
-        "false",
-        Validator::None,
-        &[],
-    ),
-    def(
-        "remote.log.delete.on.disable",
-        Boolean,
-        "false",
-        Validator::None,
-        &[],
-    ),
-    def(
-        "remote.storage.enable",
-        Boolean,
-        "false",
-        Validator::None,
-        &[],
-    ),
-    def(
-        "retention.bytes",
-        Long,
-        "-1",
-        Validator::None,
-        &[same("log.retention.bytes")],
-    ),
+    def("min.insync.replicas", Int, "1", AtLeast(1), &[same("min.insync.replicas")]),
+    def("preallocate", Boolean, "false", Validator::None, &[same("log.preallocate")]),
+    def("remote.log.copy.disable", Boolean, "false", Validator::None, &[]),
+    def("remote.log.delete.on.disable", Boolean, "false", Validator::None, &[]),
+    def("remote.storage.enable", Boolean, "false", Validator::None, &[]),
+    def("retention.bytes", Long, "-1", Validator::None, &[same("log.retention.bytes")]),
     def(
         "retention.ms",
         Long,
@@ -284,30 +175,12 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         AtLeast(-1),
         &[
             same("log.retention.ms"),
-            Synonym {
-                broker_key: "log.retention.minutes",
-                factor: MINUTE_MS,
-            },
-            Synonym {
-                broker_key: "log.retention.hours",
-                factor: HOUR_MS,
-            },
+            Synonym { broker_key: "log.retention.minutes", factor: MINUTE_MS },
+            Synonym { broker_key: "log.retention.hours", factor: HOUR_MS },
         ],
     ),
-    def(
-        "segment.bytes",
-        Int,
-        "1073741824",
-        AtLeast(14),
-        &[same("log.segment.bytes")],
-    ),
-    def(
-        "segment.index.bytes",
-        Int,
-        "10485760",
-        AtLeast(4),
-        &[same("log.index.size.max.bytes")],
-    ),
+    def("segment.bytes", Int, "1073741824", AtLeast(14), &[same("log.segment.bytes")]),
+    def("segment.index.bytes", Int, "10485760", AtLeast(4), &[same("log.index.size.max.bytes")]),
     def(
         "segment.jitter.ms",
         Long,
@@ -315,10 +188,7 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         AtLeast(0),
         &[
             same("log.roll.jitter.ms"),
-            Synonym {
-                broker_key: "log.roll.jitter.hours",
-                factor: HOUR_MS,
-            },
+            Synonym { broker_key: "log.roll.jitter.hours", factor: HOUR_MS },
         ],
     ),
     def(
@@ -326,13 +196,7 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         Long,
         "604800000",
         AtLeast(1),
-        &[
-            same("log.roll.ms"),
-            Synonym {
-                broker_key: "log.roll.hours",
-                factor: HOUR_MS,
-            },
-        ],
+        &[same("log.roll.ms"), Synonym { broker_key: "log.roll.hours", factor: HOUR_MS }],
     ),
     def(
         "unclean.leader.election.enable",
@@ -358,22 +222,18 @@ pub fn validate(name: &str, value: Option<&str>) -> Result<()> {
         )));
     };
     check_value(def, value).map_err(|reason| {
-        Error::InvalidConfig(format!(
-            "Invalid value {value} for configuration {name}: {reason}"
-        ))
+        Error::InvalidConfig(format!("Invalid value {value} for configuration {name}: {reason}"))
     })
 }
 
 fn check_value(def: &TopicConfigDef, value: &str) -> std::result::Result<(), String> {
+    if value.len() > CONFIG_VALUE_LENGTH_MAX {
+        return Err(format!("longer than {CONFIG_VALUE_LENGTH_MAX} bytes"));
+    }
     let value = value.trim();
     let number = match def.ty {
         Boolean => return parse_bool(value).map(drop),
-        Int => Some(
-            value
-                .parse::<i32>()
-                .map(i64::from)
-                .map_err(|_| "not a 32-bit integer")?,
-        ),
+        Int => Some(value.parse::<i32>().map(i64::from).map_err(|_| "not a 32-bit integer")?),
         Long => Some(value.parse::<i64>().map_err(|_| "not a 64-bit integer")?),
         Double => {
             let double = value.parse::<f64>().map_err(|_| "not a number")?;
@@ -394,16 +254,13 @@ fn check_value(def: &TopicConfigDef, value: &str) -> std::result::Result<(), Str
             Err(format!("String must be one of: {}", allowed.join(", ")))
         }
         (Validator::ListOf(allowed), _) => check_list(value, allowed),
+        (Validator::ThrottledReplicas, _) => check_throttled_replicas(value),
         _ => Ok(()),
     }
 }
 
 fn check_list(value: &str, allowed: &[&str]) -> std::result::Result<(), String> {
-    for item in value
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-    {
+    for item in value.split(',').map(str::trim).filter(|item| !item.is_empty()) {
         if !allowed.contains(&item) {
             return Err(format!(
                 "Invalid value {item} for list: must be one of {}",
@@ -412,6 +269,22 @@ fn check_list(value: &str, allowed: &[&str]) -> std::result::Result<(), String> 
         }
     }
     Ok(())
+}
+
+fn check_throttled_replicas(value: &str) -> std::result::Result<(), String> {
+    if value == "*" {
+        return Ok(());
+    }
+    let pair = |item: &str| {
+        item.split_once(':').is_some_and(|(partition, broker)| {
+            partition.trim().parse::<i32>().is_ok() && broker.trim().parse::<i32>().is_ok()
+        })
+    };
+    if value.split(',').map(str::trim).filter(|item| !item.is_empty()).all(pair) {
+        Ok(())
+    } else {
+        Err("must be the wildcard (*) or a list of partitionId:brokerId pairs".into())
+    }
 }
 
 /// Kafka's boolean parsing: `true` or `false`, any case.
@@ -463,9 +336,7 @@ impl TopicDefaults {
 
     /// Every topic key with its default.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.values
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
+        self.values.iter().map(|(name, value)| (*name, value.as_str()))
     }
 }
 
@@ -511,9 +382,6 @@ pub struct LogConfig {
     pub timestamp_type: TimestampType,
     pub flush_messages: u64,
     pub flush_ms: i64,
-    pub retention_ms: i64,
-    pub retention_bytes: i64,
-    pub file_delete_delay_ms: i64,
 }
 
 impl LogConfig {
@@ -542,9 +410,6 @@ impl LogConfig {
             },
             flush_messages: unsigned("flush.messages"),
             flush_ms: number("flush.ms"),
-            retention_ms: number("retention.ms"),
-            retention_bytes: number("retention.bytes"),
-            file_delete_delay_ms: number("file.delete.delay.ms"),
         }
     }
 
@@ -559,10 +424,7 @@ mod tests {
     use super::*;
 
     fn properties(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect()
+        pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect()
     }
 
     #[test]
@@ -605,10 +467,8 @@ mod tests {
 
     #[test]
     fn overrides_beat_defaults() {
-        let overrides = properties(&[
-            ("segment.bytes", "1000"),
-            ("message.timestamp.type", "LogAppendTime"),
-        ]);
+        let overrides =
+            properties(&[("segment.bytes", "1000"), ("message.timestamp.type", "LogAppendTime")]);
         let config = LogConfig::resolve(&TopicDefaults::default(), &overrides);
         assert_eq!(config.segment_bytes, 1000);
         assert_eq!(config.timestamp_type, TimestampType::LogAppendTime);
@@ -623,10 +483,7 @@ mod tests {
         assert!(bad.to_string().contains("segment.bytes"), "{bad}");
         assert!(validate("segment.bytes", Some("13")).is_err());
         assert!(validate("segment.bytes", Some("14")).is_ok());
-        assert!(
-            validate("segment.bytes", Some("3000000000")).is_err(),
-            "int overflow"
-        );
+        assert!(validate("segment.bytes", Some("3000000000")).is_err(), "int overflow");
         assert!(validate("cleanup.policy", Some("compact,delete")).is_ok());
         assert!(validate("cleanup.policy", Some("compact,shred")).is_err());
         assert!(validate("message.timestamp.type", Some("LogAppendTime")).is_ok());
@@ -635,6 +492,10 @@ mod tests {
         assert!(validate("preallocate", Some("TRUE")).is_ok());
         assert!(validate("preallocate", Some("yes")).is_err());
         assert!(validate("retention.ms", None).is_err());
+        assert!(validate("leader.replication.throttled.replicas", Some("0:1, 1:2")).is_ok());
+        assert!(validate("leader.replication.throttled.replicas", Some("*")).is_ok());
+        assert!(validate("leader.replication.throttled.replicas", Some("junk")).is_err());
+        assert!(validate("compression.type", Some(&"x".repeat(40_000))).is_err());
     }
 
     #[test]
@@ -644,9 +505,6 @@ mod tests {
             "0",
         )]))
         .unwrap_err();
-        assert!(
-            error.to_string().contains("log.flush.interval.messages"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("log.flush.interval.messages"), "{error}");
     }
 }

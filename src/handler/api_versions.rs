@@ -51,7 +51,7 @@ pub fn unsupported_version(correlation_id: i32) -> Reply {
                 .with_max_version(row.max),
         ]);
     match encode_response(correlation_id, 0, &response) {
-        Ok(bytes) => Reply::Response(bytes),
+        Ok(bytes) => Reply::Response(bytes, None),
         Err(error) => Reply::Close(format!("encoding the ApiVersions fallback failed: {error}")),
     }
 }
@@ -65,9 +65,7 @@ fn is_valid_software_field(value: &str) -> bool {
     };
     first.is_ascii_alphanumeric()
         && last.is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'.')
+        && bytes.iter().all(|byte| byte.is_ascii_alphanumeric() || *byte == b'-' || *byte == b'.')
 }
 
 #[cfg(test)]
@@ -76,13 +74,7 @@ mod tests {
 
     #[test]
     fn software_fields_follow_kip_511() {
-        for good in [
-            "librdkafka",
-            "apache-kafka-java",
-            "2.12.1",
-            "a",
-            "1.0.0-SNAPSHOT",
-        ] {
+        for good in ["librdkafka", "apache-kafka-java", "2.12.1", "a", "1.0.0-SNAPSHOT"] {
             assert!(is_valid_software_field(good), "{good}");
         }
         for bad in ["", "-a", "a-", "a b", "a_b", ".", "x."] {

@@ -36,11 +36,7 @@ pub async fn handle(
         .filter(|topic| !duplicates.contains(topic.name.as_str()))
         .map(spec)
         .collect();
-    let mut results = context
-        .broker
-        .create_topics(&specs, request.validate_only)
-        .await
-        .into_iter();
+    let mut results = context.broker.create_topics(&specs, request.validate_only).await.into_iter();
     let mut answered = HashSet::new();
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
@@ -49,11 +45,7 @@ pub async fn handle(
         }
         let result = if duplicates.contains(topic.name.as_str()) {
             let message = StrBytes::from_static_str("Duplicate topic name.");
-            failure(
-                topic.name.clone(),
-                ResponseError::InvalidRequest.code(),
-                message,
-            )
+            failure(topic.name.clone(), ResponseError::InvalidRequest.code(), message)
         } else {
             let outcome = results.next().expect("one result per spec");
             topic_result(context, topic.name.clone(), outcome)
@@ -89,12 +81,7 @@ fn spec(topic: &kafka_protocol::messages::create_topics_request::CreatableTopic)
         configs: topic
             .configs
             .iter()
-            .map(|config| {
-                (
-                    config.name.to_string(),
-                    config.value.as_ref().map(ToString::to_string),
-                )
-            })
+            .map(|config| (config.name.to_string(), config.value.as_ref().map(ToString::to_string)))
             .collect(),
     }
 }
@@ -153,10 +140,7 @@ fn configs(
                     } else {
                         SOURCE_DEFAULT_CONFIG
                     };
-                    (
-                        defaults.value(def.name).unwrap_or(def.default).to_owned(),
-                        source,
-                    )
+                    (defaults.value(def.name).unwrap_or(def.default).to_owned(), source)
                 }
             };
             CreatableTopicConfigs::default()

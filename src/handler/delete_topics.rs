@@ -18,11 +18,7 @@ use crate::metadata::TopicTarget;
 /// One entry of the request, checked.
 enum Entry {
     Target(TopicTarget),
-    Invalid {
-        name: Option<TopicName>,
-        topic_id: Uuid,
-        message: &'static str,
-    },
+    Invalid { name: Option<TopicName>, topic_id: Uuid, message: &'static str },
 }
 
 pub async fn handle(
@@ -41,11 +37,7 @@ pub async fn handle(
     let responses = entries
         .into_iter()
         .map(|entry| match entry {
-            Entry::Invalid {
-                name,
-                topic_id,
-                message,
-            } => DeletableTopicResult::default()
+            Entry::Invalid { name, topic_id, message } => DeletableTopicResult::default()
                 .with_name(name)
                 .with_topic_id(topic_id)
                 .with_error_code(ResponseError::InvalidRequest.code())
@@ -76,36 +68,21 @@ fn entries(version: i16, request: &DeleteTopicsRequest) -> Vec<Entry> {
     let mut names = HashSet::new();
     let mut ids = HashSet::new();
     let pairs: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
-        request
-            .topics
-            .iter()
-            .map(|topic| (topic.name.clone(), topic.topic_id))
-            .collect()
+        request.topics.iter().map(|topic| (topic.name.clone(), topic.topic_id)).collect()
     } else {
-        request
-            .topic_names
-            .iter()
-            .map(|name| (Some(name.clone()), Uuid::nil()))
-            .collect()
+        request.topic_names.iter().map(|name| (Some(name.clone()), Uuid::nil())).collect()
     };
     let duplicated_names: HashSet<String> = pairs
         .iter()
         .filter_map(|(name, _)| name.as_ref().map(|name| name.as_str().to_owned()))
         .filter(|name| !names.insert(name.clone()))
         .collect();
-    let duplicated_ids: HashSet<Uuid> = pairs
-        .iter()
-        .map(|(_, id)| *id)
-        .filter(|id| !id.is_nil() && !ids.insert(*id))
-        .collect();
+    let duplicated_ids: HashSet<Uuid> =
+        pairs.iter().map(|(_, id)| *id).filter(|id| !id.is_nil() && !ids.insert(*id)).collect();
     pairs
         .into_iter()
         .map(|(name, topic_id)| {
-            let invalid = |message| Entry::Invalid {
-                name: name.clone(),
-                topic_id,
-                message,
-            };
+            let invalid = |message| Entry::Invalid { name: name.clone(), topic_id, message };
             match (&name, topic_id.is_nil()) {
                 (Some(_), false) => invalid("Topic name and topic id cannot both be set."),
                 (None, true) => invalid("Neither topic name nor id were specified."),

@@ -4,10 +4,11 @@
 //! MISMATCHED_ENDPOINT_TYPE and any other UNSUPPORTED_ENDPOINT_TYPE, as Kafka's
 //! `AuthHelper.computeDescribeClusterResponse` answers on a broker listener.
 
-use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
+
+use crate::error::Error;
 
 use super::{CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, RequestContext, authorized_operations};
 
@@ -21,27 +22,18 @@ pub fn handle(
     let broker = context.broker;
     let response = DescribeClusterResponse::default();
     if context.version >= 1 && request.endpoint_type != ENDPOINT_BROKERS {
-        let (code, message) = if request.endpoint_type == ENDPOINT_CONTROLLERS {
-            (
-                ResponseError::MismatchedEndpointType.code(),
-                "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"
-                    .to_owned(),
-            )
+        let error = if request.endpoint_type == ENDPOINT_CONTROLLERS {
+            Error::MismatchedEndpointType
         } else {
-            (
-                ResponseError::UnsupportedEndpointType.code(),
-                format!("Unsupported endpoint type {}", request.endpoint_type),
-            )
+            Error::UnsupportedEndpointType(request.endpoint_type)
         };
         return response
-            .with_error_code(code)
-            .with_error_message(Some(StrBytes::from_string(message)));
+            .with_error_code(error.code())
+            .with_error_message(Some(StrBytes::from_string(error.message())));
     }
     let advertised = broker.advertised();
     response
-        .with_cluster_id(StrBytes::from_string(
-            broker.metadata().cluster_id().to_owned(),
-        ))
+        .with_cluster_id(StrBytes::from_string(broker.metadata().cluster_id().to_owned()))
         .with_controller_id(BrokerId(broker.node_id()))
         .with_brokers(vec![
             DescribeClusterBroker::default()

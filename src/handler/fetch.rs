@@ -21,10 +21,10 @@ use std::time::Duration;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 
-use super::{RequestContext, check_leader_epoch};
+use super::{Reply, RequestContext, check_leader_epoch, respond};
 use crate::error::{Error, Result};
 use crate::limits::FETCH_WAIT_MS_MAX;
 use crate::log::partition_log::{LogRead, PartitionLog, ReadResult};
@@ -39,35 +39,43 @@ struct Target {
     log: Result<Arc<PartitionLog>>,
 }
 
-pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> FetchResponse {
+/// A fetch's response with the response memory it holds.
+#[derive(Debug)]
+pub struct FetchOutcome {
+    response: FetchResponse,
+    budget: Option<OwnedSemaphorePermit>,
+}
+
+/// Encodes the response; the memory permit travels with it until it is written.
+pub fn reply(context: &RequestContext<'_>, outcome: FetchOutcome) -> Reply {
+    match respond(context, &outcome.response) {
+        Reply::Response(bytes, _) => Reply::Response(bytes, outcome.budget),
+        other => other,
+    }
+}
+
+pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> FetchOutcome {
     if let Some(code) = session_error(&request) {
-        return FetchResponse::default().with_error_code(code);
+        return FetchOutcome {
+            response: FetchResponse::default().with_error_code(code),
+            budget: None,
+        };
     }
     let isolation = IsolationLevel::from_wire(request.isolation_level);
-    let max_bytes = request
-        .max_bytes
-        .clamp(0, context.broker.config().fetch_max_bytes);
+    let max_bytes = request.max_bytes.clamp(0, context.broker.config().fetch_max_bytes);
     let wait_ms = u64::try_from(request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX))
         .expect("clamped non-negative");
     let deadline = Instant::now() + Duration::from_millis(wait_ms);
-    let topics: Vec<(&kafka_protocol::messages::TopicName, Vec<Target>)> = request
-        .topics
-        .iter()
-        .map(|topic| (&topic.topic, resolve(context, topic)))
-        .collect();
+    let topics: Vec<(&kafka_protocol::messages::TopicName, Vec<Target>)> =
+        request.topics.iter().map(|topic| (&topic.topic, resolve(context, topic))).collect();
     let mut shutdown = context.shutdown.clone();
     loop {
         let mut watchers: Vec<watch::Receiver<i64>> = topics
             .iter()
             .flat_map(|(_, targets)| targets)
-            .filter_map(|target| {
-                target
-                    .log
-                    .as_ref()
-                    .ok()
-                    .map(|log| log.subscribe_high_watermark())
-            })
+            .filter_map(|target| target.log.as_ref().ok().map(|log| log.subscribe_high_watermark()))
             .collect();
+        let mut budget = reserve(context, max_bytes).await;
         let (responses, bytes, any_error) = read_all(&topics, isolation, max_bytes);
         let done = bytes >= i64::from(request.min_bytes)
             || any_error
@@ -75,10 +83,22 @@ pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> Fetc
             || Instant::now() >= deadline
             || *shutdown.borrow();
         if done {
-            return FetchResponse::default().with_responses(responses);
+            // Keep only what the response uses (a KIP-74 batch may even exceed it).
+            let used = usize::try_from(bytes).unwrap_or(0).min(budget.num_permits());
+            let kept = budget.split(used);
+            let response = FetchResponse::default().with_responses(responses);
+            return FetchOutcome { response, budget: kept };
         }
+        drop(budget);
         wait_for_new_data(&mut watchers, deadline, &mut shutdown).await;
     }
+}
+
+/// Reserves `max_bytes` of fetch response memory for one read.
+async fn reserve(context: &RequestContext<'_>, max_bytes: i32) -> OwnedSemaphorePermit {
+    let budget = Arc::clone(context.broker.fetch_response_budget());
+    let wanted = u32::try_from(max_bytes).unwrap_or(0);
+    budget.acquire_many_owned(wanted).await.expect("the fetch budget is never closed")
 }
 
 /// KIP-227 checks: Riffle never creates sessions, so only full fetches are served.
@@ -104,15 +124,9 @@ fn resolve(
             fetch_offset: partition.fetch_offset,
             partition_max_bytes: partition.partition_max_bytes,
             current_leader_epoch: partition.current_leader_epoch,
-            log: context
-                .broker
-                .partition(&topic.topic, partition.partition)
-                .ok_or_else(|| {
-                    Error::UnknownTopicOrPartition(format!(
-                        "{}-{}",
-                        &*topic.topic, partition.partition
-                    ))
-                }),
+            log: context.broker.partition(&topic.topic, partition.partition).ok_or_else(|| {
+                Error::UnknownTopicOrPartition(format!("{}-{}", &*topic.topic, partition.partition))
+            }),
         })
         .collect()
 }
@@ -136,10 +150,7 @@ fn read_all(
                     let budget = i64::from(target.partition_max_bytes.max(0)).min(remaining);
                     let result = read_partition(target, isolation, budget, total_bytes == 0);
                     let data = partition_data(target.partition, isolation, result);
-                    total_bytes += data
-                        .records
-                        .as_ref()
-                        .map_or(0, |records| records.len() as i64);
+                    total_bytes += data.records.as_ref().map_or(0, |records| records.len() as i64);
                     any_error |= data.error_code != 0;
                     data
                 })
@@ -214,9 +225,7 @@ async fn wait_for_new_data(
         if watchers.is_empty() {
             std::future::pending::<()>().await;
         }
-        let changes = watchers
-            .iter_mut()
-            .map(|watcher| Box::pin(watcher.changed()));
+        let changes = watchers.iter_mut().map(|watcher| Box::pin(watcher.changed()));
         let _ = futures::future::select_all(changes).await;
     };
     tokio::select! {

@@ -9,7 +9,7 @@
 //! asynchronously and answer UNKNOWN_TOPIC_OR_PARTITION the first time; Riffle creates the
 //! topic before answering and returns it, which every client handles and saves a round trip.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
@@ -50,9 +50,7 @@ pub async fn handle(context: &RequestContext<'_>, request: MetadataRequest) -> M
                 .with_host(StrBytes::from_string(advertised.host.clone()))
                 .with_port(i32::from(advertised.port)),
         ])
-        .with_cluster_id(Some(StrBytes::from_string(
-            broker.metadata().cluster_id().to_owned(),
-        )))
+        .with_cluster_id(Some(StrBytes::from_string(broker.metadata().cluster_id().to_owned())))
         .with_controller_id(BrokerId(broker.node_id()))
         .with_topics(topics)
         .with_cluster_authorized_operations(if include_cluster_operations {
@@ -73,33 +71,30 @@ fn requested_topics(
     if topics.is_empty() && version == 0 {
         return Ok(None);
     }
-    let uses_ids = topics
-        .iter()
-        .any(|topic| topic.name.is_none() || !topic.topic_id.is_nil());
+    let uses_ids = topics.iter().any(|topic| topic.name.is_none() || !topic.topic_id.is_nil());
     if uses_ids && version < 12 {
         tracing::warn!(version, "topic ids in a Metadata request below v12");
         let refused = topics
             .iter()
             .map(|topic| {
-                let name = topic
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| TopicName(StrBytes::from_static_str("")));
-                error_topic(
-                    Some(name),
-                    topic.topic_id,
-                    ResponseError::InvalidRequest.code(),
-                )
+                let name =
+                    topic.name.clone().unwrap_or_else(|| TopicName(StrBytes::from_static_str("")));
+                error_topic(Some(name), topic.topic_id, ResponseError::InvalidRequest.code())
             })
             .collect();
         return Err(refused);
     }
+    // Kafka treats the requested topics as a set: each is answered once.
+    let mut seen_names = HashSet::new();
+    let mut seen_ids = HashSet::new();
     Ok(Some(
         topics
             .iter()
-            .map(|topic| match &topic.name {
-                Some(name) => Wanted::Name(name.to_string()),
-                None => Wanted::Id(topic.topic_id),
+            .filter_map(|topic| match &topic.name {
+                Some(name) => {
+                    seen_names.insert(name.as_str()).then(|| Wanted::Name(name.to_string()))
+                }
+                None => seen_ids.insert(topic.topic_id).then_some(Wanted::Id(topic.topic_id)),
             })
             .collect(),
     ))
@@ -110,11 +105,7 @@ fn all_topics(
     include_operations: bool,
 ) -> Vec<MetadataResponseTopic> {
     let image = context.broker.metadata().image();
-    image
-        .topics
-        .values()
-        .map(|topic| topic_metadata(context, topic, include_operations))
-        .collect()
+    image.topics.values().map(|topic| topic_metadata(context, topic, include_operations)).collect()
 }
 
 async fn wanted_topics(
@@ -163,20 +154,16 @@ async fn auto_create(context: &RequestContext<'_>, request: &MetadataRequest, wa
         if let Wanted::Name(name) = wanted
             && image.topic(name).is_none()
             && topic_name::validate(name).is_ok()
+            && topic_name::check_creatable(name).is_ok()
         {
-            missing
-                .entry(name)
-                .or_insert_with(|| TopicSpec::with_defaults(name));
+            missing.entry(name).or_insert_with(|| TopicSpec::with_defaults(name));
         }
     }
     if missing.is_empty() {
         return;
     }
     let specs: Vec<TopicSpec> = missing.into_values().collect();
-    for (spec, result) in specs
-        .iter()
-        .zip(context.broker.create_topics(&specs, false).await)
-    {
+    for (spec, result) in specs.iter().zip(context.broker.create_topics(&specs, false).await) {
         match result {
             Ok(_) => tracing::info!(topic = spec.name, "auto-created topic"),
             // A concurrent request created it first: the lookup that follows finds it.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::Instrument;
 
 use crate::broker::Broker;
@@ -29,8 +29,9 @@ use crate::protocol::{self, RequestFrame, versions};
 /// What the connection does after a request.
 #[derive(Debug)]
 pub enum Reply {
-    /// Write this encoded response.
-    Response(Bytes),
+    /// Write this encoded response; the permit (fetch response memory) is released once it
+    /// is written.
+    Response(Bytes, Option<OwnedSemaphorePermit>),
     /// Write nothing (acks=0 produce).
     Silent,
     /// Close the connection, for the given reason.
@@ -67,12 +68,7 @@ pub async fn dispatch(
         correlation_id = header.correlation_id,
         client_id = header.client_id.as_deref().unwrap_or(""),
     );
-    let context = RequestContext {
-        broker,
-        header,
-        version: header.request_api_version,
-        shutdown,
-    };
+    let context = RequestContext { broker, header, version: header.request_api_version, shutdown };
     let api_key = frame.api_key;
     match route(&context, api_key, frame.body).instrument(span).await {
         Ok(Reply::Close(reason)) | Err(Reply::Close(reason)) => {
@@ -86,47 +82,35 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Bytes) -> Re
     let version = context.version;
     if !versions::is_served(api_key, version) {
         if api_key == ApiKey::ApiVersions {
-            return Ok(api_versions::unsupported_version(
-                context.header.correlation_id,
-            ));
+            return Ok(api_versions::unsupported_version(context.header.correlation_id));
         }
-        return Err(Reply::Close(format!(
-            "unsupported version {version} of {api_key:?}"
-        )));
+        return Err(Reply::Close(format!("unsupported version {version} of {api_key:?}")));
     }
     Ok(match api_key {
-        ApiKey::ApiVersions => respond(
-            context,
-            &api_versions::handle(context, decode(api_key, version, body)?),
-        ),
-        ApiKey::Metadata => respond(
-            context,
-            &metadata::handle(context, decode(api_key, version, body)?).await,
-        ),
-        ApiKey::Produce => produce::reply(
-            context,
-            produce::handle(context, decode(api_key, version, body)?).await,
-        ),
-        ApiKey::Fetch => respond(
-            context,
-            &fetch::handle(context, decode(api_key, version, body)?).await,
-        ),
-        ApiKey::ListOffsets => respond(
-            context,
-            &list_offsets::handle(context, decode(api_key, version, body)?),
-        ),
-        ApiKey::CreateTopics => respond(
-            context,
-            &create_topics::handle(context, decode(api_key, version, body)?).await,
-        ),
-        ApiKey::DeleteTopics => respond(
-            context,
-            &delete_topics::handle(context, decode(api_key, version, body)?).await,
-        ),
-        ApiKey::DescribeCluster => respond(
-            context,
-            &describe_cluster::handle(context, decode(api_key, version, body)?),
-        ),
+        ApiKey::ApiVersions => {
+            respond(context, &api_versions::handle(context, decode(api_key, version, body)?))
+        }
+        ApiKey::Metadata => {
+            respond(context, &metadata::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::Produce => {
+            produce::reply(context, produce::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::Fetch => {
+            fetch::reply(context, fetch::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::ListOffsets => {
+            respond(context, &list_offsets::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::CreateTopics => {
+            respond(context, &create_topics::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::DeleteTopics => {
+            respond(context, &delete_topics::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::DescribeCluster => {
+            respond(context, &describe_cluster::handle(context, decode(api_key, version, body)?))
+        }
         other => unreachable!("{other:?} is in the versions table but has no handler"),
     })
 }
@@ -138,7 +122,7 @@ fn decode<T: Decodable>(api_key: ApiKey, version: i16, body: Bytes) -> Result<T,
 /// Encodes a response at the request's version.
 pub fn respond<T: Encodable + HeaderVersion>(context: &RequestContext<'_>, response: &T) -> Reply {
     match protocol::encode_response(context.header.correlation_id, context.version, response) {
-        Ok(bytes) => Reply::Response(bytes),
+        Ok(bytes) => Reply::Response(bytes, None),
         Err(error) => {
             tracing::error!(%error, "response encoding failed (a broker bug)");
             Reply::Close(format!("response encoding failed: {error}"))
@@ -149,9 +133,7 @@ pub fn respond<T: Encodable + HeaderVersion>(context: &RequestContext<'_>, respo
 /// The Kafka `authorized_operations` bit field for a resource with no authorizer configured:
 /// every operation the resource type supports (Kafka's `AuthHelper.authorizedOperations`).
 pub fn authorized_operations(operations: &[i8]) -> i32 {
-    operations
-        .iter()
-        .fold(0, |bits, operation| bits | 1 << operation)
+    operations.iter().fold(0, |bits, operation| bits | 1 << operation)
 }
 
 /// `AclOperation` codes a topic supports: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,

@@ -10,6 +10,7 @@
 //! sent; see [`crate::protocol::versions`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -20,6 +21,9 @@ use super::{Reply, RequestContext, respond};
 use crate::error::{Error, Result};
 use crate::log::partition_log::{AppendInfo, PartitionLog};
 use crate::protocol::record_batch::{BatchHeader, ProduceLimits, validate_produced_batch};
+
+/// How long an acknowledgement waits for its fsync when the request gives no timeout.
+const DURABILITY_WAIT_MS_DEFAULT: u64 = 30_000;
 
 /// The handler's result: the response, and whether acks=0 silence applies.
 #[derive(Debug)]
@@ -59,12 +63,7 @@ pub async fn handle(context: &RequestContext<'_>, request: ProduceRequest) -> Pr
         for partition in &topic.partition_data {
             let result = match refusal {
                 Some(refusal) => Err(refusal.error()),
-                None => append(
-                    context,
-                    topic,
-                    partition.index,
-                    partition.records.as_deref(),
-                ),
+                None => append(context, topic, partition.index, partition.records.as_deref()),
             };
             let result = result.map(|(log, info)| {
                 if info.needs_flush && acks != 0 {
@@ -86,7 +85,7 @@ pub async fn handle(context: &RequestContext<'_>, request: ProduceRequest) -> Pr
                 .with_partition_responses(partition_responses),
         );
     }
-    wait_for_durability(&mut responses, pending).await;
+    wait_for_durability(&mut responses, pending, request.timeout_ms).await;
     let any_error = responses
         .iter()
         .flat_map(|topic| &topic.partition_responses)
@@ -121,11 +120,8 @@ fn request_refusal(request: &ProduceRequest) -> Option<RequestRefusal> {
     }
     // Kafka answers transactional batches without a transactional id with this code for the
     // whole request (`RequestUtils.hasTransactionalRecords`).
-    let transactional = request
-        .topic_data
-        .iter()
-        .flat_map(|topic| &topic.partition_data)
-        .any(|partition| {
+    let transactional =
+        request.topic_data.iter().flat_map(|topic| &topic.partition_data).any(|partition| {
             partition
                 .records
                 .as_deref()
@@ -177,14 +173,28 @@ fn partition_response(index: i32, result: Result<AppendInfo>) -> PartitionProduc
     }
 }
 
-/// Waits for the fsyncs the appends asked for; a failed fsync fails its partition.
-async fn wait_for_durability(responses: &mut [TopicProduceResponse], pending: Vec<PendingFlush>) {
-    let results = futures::future::join_all(
-        pending
-            .iter()
-            .map(|flush| flush.log.wait_flushed(flush.offset)),
-    )
-    .await;
+/// Waits for the fsyncs the appends asked for, at most the request's `timeout_ms` (or
+/// [`DURABILITY_WAIT_MS_DEFAULT`] if it gives none). A failed fsync fails its partition with
+/// KAFKA_STORAGE_ERROR, a late one with REQUEST_TIMED_OUT, as Kafka answers an acks=all
+/// produce whose condition was not met in time.
+async fn wait_for_durability(
+    responses: &mut [TopicProduceResponse],
+    pending: Vec<PendingFlush>,
+    timeout_ms: i32,
+) {
+    let wait_ms =
+        u64::try_from(timeout_ms).ok().filter(|ms| *ms > 0).unwrap_or(DURABILITY_WAIT_MS_DEFAULT);
+    let waits = pending.iter().map(|flush| async {
+        let waited = tokio::time::timeout(
+            Duration::from_millis(wait_ms),
+            flush.log.wait_flushed(flush.offset),
+        )
+        .await;
+        waited.unwrap_or_else(|_| {
+            Err(Error::RequestTimedOut(format!("fsync did not complete within {wait_ms} ms")))
+        })
+    });
+    let results = futures::future::join_all(waits).await;
     for (flush, result) in pending.iter().zip(results) {
         if let Err(error) = result {
             tracing::error!(partition = %flush.log.topic_partition(), %error, "fsync before acknowledgement failed");

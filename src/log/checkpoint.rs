@@ -97,15 +97,10 @@ mod tests {
     fn round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(RECOVERY_POINT_FILE);
-        let entries = vec![
-            (TopicPartition::new("orders", 0), 42),
-            (TopicPartition::new("a.b_c-d", 7), 0),
-        ];
+        let entries =
+            vec![(TopicPartition::new("orders", 0), 42), (TopicPartition::new("a.b_c-d", 7), 0)];
         write(&path, &entries).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "0\n2\norders 0 42\na.b_c-d 7 0\n"
-        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0\n2\norders 0 42\na.b_c-d 7 0\n");
         let read_back = read(&path).unwrap();
         assert_eq!(read_back.len(), 2);
         assert_eq!(read_back[&TopicPartition::new("orders", 0)], 42);
@@ -116,14 +111,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x");
         assert!(read(&path).unwrap().is_empty());
-        for text in [
-            "1\n0\n",
-            "0\n2\na 0 1\n",
-            "0\n1\na x 1\n",
-            "0\n1\na 0 1 9\n",
-            "0\n0\nextra\n",
-            "",
-        ] {
+        for text in
+            ["1\n0\n", "0\n2\na 0 1\n", "0\n1\na x 1\n", "0\n1\na 0 1 9\n", "0\n0\nextra\n", ""]
+        {
             std::fs::write(&path, text).unwrap();
             assert!(read(&path).is_err(), "{text:?}");
         }

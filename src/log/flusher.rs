@@ -42,10 +42,7 @@ impl Flusher {
         let thread = std::thread::Builder::new()
             .name("riffle-flusher".into())
             .spawn(move || run(&worker))?;
-        Ok(Self {
-            shared,
-            thread: Mutex::new(Some(thread)),
-        })
+        Ok(Self { shared, thread: Mutex::new(Some(thread)) })
     }
 
     /// Queues `log` for an fsync unless it is already queued.
@@ -110,10 +107,7 @@ mod tests {
     #[tokio::test]
     async fn requested_flushes_make_appends_durable() {
         let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig {
-            flush_messages: 1,
-            ..LogConfig::kafka_defaults()
-        };
+        let config = LogConfig { flush_messages: 1, ..LogConfig::kafka_defaults() };
         let log = Arc::new(
             PartitionLog::open(OpenLog {
                 dir: dir.path().join("t-0"),
@@ -130,9 +124,7 @@ mod tests {
         let mut last = 0;
         for _ in 0..20 {
             let batch = client_batch(2, 10, 1);
-            let info = log
-                .append(&batch, &BatchHeader::parse(&batch).unwrap())
-                .unwrap();
+            let info = log.append(&batch, &BatchHeader::parse(&batch).unwrap()).unwrap();
             assert!(info.needs_flush);
             flusher.request(&log);
             last = info.last_offset;

@@ -25,9 +25,11 @@ pub trait IndexEntry: Copy + std::fmt::Debug {
 
 #[derive(Debug)]
 enum Entries<E> {
-    /// Every entry, of which the first `persisted` are on disk.
-    Active { entries: Vec<E>, persisted: usize },
-    /// `count` entries, all on disk.
+    /// Every entry, of which the first `persisted` are on disk; the file stays open for
+    /// appends.
+    Active { entries: Vec<E>, persisted: usize, file: File },
+    /// `count` entries, all on disk. No file handle is kept: a lookup opens the file, so a
+    /// sealed segment costs one open file (its log), as in Kafka.
     Sealed { count: usize },
 }
 
@@ -35,33 +37,22 @@ enum Entries<E> {
 #[derive(Debug)]
 pub struct IndexFile<E: IndexEntry> {
     path: PathBuf,
-    file: File,
     entries: Entries<E>,
 }
 
 impl<E: IndexEntry> IndexFile<E> {
     /// Creates an empty active index, replacing any file at `path`.
     pub fn create(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        Ok(Self {
-            path: path.to_owned(),
-            file,
-            entries: Entries::Active {
-                entries: Vec::new(),
-                persisted: 0,
-            },
-        })
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        let entries = Entries::Active { entries: Vec::new(), persisted: 0, file };
+        Ok(Self { path: path.to_owned(), entries })
     }
 
     /// Opens an existing index. Returns `None` when the file is missing or its size is not a
     /// whole number of entries; the caller rebuilds it then.
     pub fn open(path: &Path, active: bool) -> io::Result<Option<Self>> {
-        let file = match OpenOptions::new().read(true).write(true).open(path) {
+        let file = match OpenOptions::new().read(true).write(active).open(path) {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(error),
@@ -75,18 +66,11 @@ impl<E: IndexEntry> IndexFile<E> {
             let mut bytes = vec![0; length];
             file.read_exact_at(&mut bytes, 0)?;
             let entries = bytes.chunks_exact(E::SIZE).map(E::decode).collect();
-            Entries::Active {
-                entries,
-                persisted: count,
-            }
+            Entries::Active { entries, persisted: count, file }
         } else {
             Entries::Sealed { count }
         };
-        Ok(Some(Self {
-            path: path.to_owned(),
-            file,
-            entries,
-        }))
+        Ok(Some(Self { path: path.to_owned(), entries }))
     }
 
     pub fn len(&self) -> usize {
@@ -118,100 +102,95 @@ impl<E: IndexEntry> IndexFile<E> {
         entries.push(entry);
     }
 
+    /// A reader for the entries: the memory of an active index, or the file of a sealed one
+    /// (opened once per call).
+    fn reader(&self) -> io::Result<Reader<'_, E>> {
+        Ok(match &self.entries {
+            Entries::Active { entries, .. } => Reader::Memory(entries),
+            Entries::Sealed { .. } => Reader::File(File::open(&self.path)?),
+        })
+    }
+
     pub fn entry(&self, index: usize) -> io::Result<E> {
-        match &self.entries {
-            Entries::Active { entries, .. } => Ok(entries[index]),
-            Entries::Sealed { count } => {
-                assert!(index < *count);
-                let mut bytes = vec![0; E::SIZE];
-                let position = u64::try_from(index * E::SIZE).map_err(io::Error::other)?;
-                self.file.read_exact_at(&mut bytes, position)?;
-                Ok(E::decode(&bytes))
-            }
-        }
+        assert!(index < self.len());
+        self.reader()?.entry(index)
     }
 
     pub fn entry_if_any(&self, index: usize) -> io::Result<Option<E>> {
-        if index < self.len() {
-            self.entry(index).map(Some)
-        } else {
-            Ok(None)
-        }
+        if index < self.len() { self.entry(index).map(Some) } else { Ok(None) }
     }
 
     pub fn last(&self) -> io::Result<Option<E>> {
-        if self.is_empty() {
-            Ok(None)
-        } else {
-            self.entry(self.len() - 1).map(Some)
-        }
+        if self.is_empty() { Ok(None) } else { self.entry(self.len() - 1).map(Some) }
     }
 
     /// The last entry whose key is at most `target`, if any.
     pub fn floor(&self, target: i64) -> io::Result<Option<E>> {
+        let reader = self.reader()?;
         // Invariant: entries[..low] have key <= target, entries[high..] have key > target.
         let (mut low, mut high) = (0, self.len());
         while low < high {
             let middle = low + (high - low) / 2;
-            if self.entry(middle)?.key() <= target {
+            if reader.entry(middle)?.key() <= target {
                 low = middle + 1;
             } else {
                 high = middle;
             }
         }
-        if low == 0 {
-            Ok(None)
-        } else {
-            self.entry(low - 1).map(Some)
-        }
+        if low == 0 { Ok(None) } else { reader.entry(low - 1).map(Some) }
     }
 
     /// Writes entries not yet on disk. Does not fsync; see [`IndexFile::sync`].
     pub fn persist(&mut self) -> io::Result<()> {
-        let Entries::Active { entries, persisted } = &mut self.entries else {
+        let Entries::Active { entries, persisted, file } = &mut self.entries else {
             return Ok(());
         };
         if *persisted == entries.len() {
             return Ok(());
         }
         let mut bytes = vec![0; (entries.len() - *persisted) * E::SIZE];
-        for (entry, out) in entries[*persisted..]
-            .iter()
-            .zip(bytes.chunks_exact_mut(E::SIZE))
-        {
+        for (entry, out) in entries[*persisted..].iter().zip(bytes.chunks_exact_mut(E::SIZE)) {
             entry.encode(out);
         }
         let position = u64::try_from(*persisted * E::SIZE).map_err(io::Error::other)?;
-        self.file.write_all_at(&bytes, position)?;
+        file.write_all_at(&bytes, position)?;
         *persisted = entries.len();
         Ok(())
     }
 
     pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        match &self.entries {
+            Entries::Active { file, .. } => file.sync_data(),
+            Entries::Sealed { .. } => File::open(&self.path)?.sync_data(),
+        }
     }
 
-    /// Persists every entry and drops them from memory.
+    /// Persists every entry, drops them from memory and closes the file.
     pub fn seal(&mut self) -> io::Result<()> {
         self.persist()?;
         let count = self.len();
         self.entries = Entries::Sealed { count };
         Ok(())
     }
+}
 
-    /// Reopens a sealed index as active (its segment becomes the active one again after a
-    /// truncation). Reads its entries back into memory.
-    pub fn unseal(&mut self) -> io::Result<()> {
-        if let Entries::Sealed { count } = self.entries {
-            let entries = (0..count)
-                .map(|index| self.entry(index))
-                .collect::<io::Result<Vec<_>>>()?;
-            self.entries = Entries::Active {
-                entries,
-                persisted: count,
-            };
+/// Reads entries from memory or from a sealed index's file.
+enum Reader<'a, E> {
+    Memory(&'a [E]),
+    File(File),
+}
+
+impl<E: IndexEntry> Reader<'_, E> {
+    fn entry(&self, index: usize) -> io::Result<E> {
+        match self {
+            Reader::Memory(entries) => Ok(entries[index]),
+            Reader::File(file) => {
+                let mut bytes = vec![0; E::SIZE];
+                let position = u64::try_from(index * E::SIZE).map_err(io::Error::other)?;
+                file.read_exact_at(&mut bytes, position)?;
+                Ok(E::decode(&bytes))
+            }
         }
-        Ok(())
     }
 }
 
@@ -221,10 +200,7 @@ mod tests {
     use crate::log::offset_index::OffsetEntry;
 
     fn entry(relative_offset: u32, position: u32) -> OffsetEntry {
-        OffsetEntry {
-            relative_offset,
-            position,
-        }
+        OffsetEntry { relative_offset, position }
     }
 
     #[test]
@@ -244,14 +220,10 @@ mod tests {
         check(&index);
         index.seal().unwrap();
         check(&index);
-        let reopened = IndexFile::<OffsetEntry>::open(&path, false)
-            .unwrap()
-            .unwrap();
+        let reopened = IndexFile::<OffsetEntry>::open(&path, false).unwrap().unwrap();
         assert_eq!(reopened.len(), 3);
         check(&reopened);
-        let mut active = IndexFile::<OffsetEntry>::open(&path, true)
-            .unwrap()
-            .unwrap();
+        let mut active = IndexFile::<OffsetEntry>::open(&path, true).unwrap().unwrap();
         check(&active);
         active.append(entry(40, 400));
         active.persist().unwrap();
@@ -263,15 +235,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.index");
         std::fs::write(&path, [0u8; 13]).unwrap();
+        assert!(IndexFile::<OffsetEntry>::open(&path, false).unwrap().is_none());
         assert!(
-            IndexFile::<OffsetEntry>::open(&path, false)
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            IndexFile::<OffsetEntry>::open(&dir.path().join("missing"), false)
-                .unwrap()
-                .is_none()
+            IndexFile::<OffsetEntry>::open(&dir.path().join("missing"), false).unwrap().is_none()
         );
     }
 

@@ -118,11 +118,7 @@ impl LogManager {
 
     /// Every partition log.
     pub fn all_partitions(&self) -> Vec<Arc<PartitionLog>> {
-        self.topics
-            .read()
-            .values()
-            .flat_map(|topic| topic.partitions.iter().cloned())
-            .collect()
+        self.topics.read().values().flat_map(|topic| topic.partitions.iter().cloned()).collect()
     }
 
     /// Opens or creates partitions `0..count` of `topic`. Existing directories holding another
@@ -135,21 +131,19 @@ impl LogManager {
         config: &Arc<LogConfig>,
     ) -> Result<Arc<TopicLogs>> {
         let existing = self.topic(topic).filter(|logs| logs.topic_id == topic_id);
-        let mut partitions = existing
-            .map(|logs| logs.partitions.clone())
-            .unwrap_or_default();
+        let mut partitions = existing.map(|logs| logs.partitions.clone()).unwrap_or_default();
+        let mut created = false;
         for partition in i32::try_from(partitions.len()).expect("partition count fits i32")..count {
-            partitions.push(Arc::new(
-                self.open_partition(topic, partition, topic_id, config)?,
-            ));
+            let (log, new_dir) = self.open_partition(topic, partition, topic_id, config)?;
+            created |= new_dir;
+            partitions.push(Arc::new(log));
         }
-        let logs = Arc::new(TopicLogs {
-            topic_id,
-            partitions,
-        });
-        self.topics
-            .write()
-            .insert(Arc::from(topic), Arc::clone(&logs));
+        if created {
+            // The new partition directories' entries in the data directory.
+            checkpoint::sync_dir(&self.data_dir)?;
+        }
+        let logs = Arc::new(TopicLogs { topic_id, partitions });
+        self.topics.write().insert(Arc::from(topic), Arc::clone(&logs));
         Ok(logs)
     }
 
@@ -159,8 +153,13 @@ impl LogManager {
         partition: i32,
         topic_id: Uuid,
         config: &Arc<LogConfig>,
-    ) -> Result<PartitionLog> {
+    ) -> Result<(PartitionLog, bool)> {
         let topic_partition = TopicPartition::new(topic, partition);
+        if crate::metadata::is_metadata_log_dir(&topic_partition.dir_name()) {
+            return Err(Error::Internal(format!(
+                "{topic_partition} would be the metadata log's directory"
+            )));
+        }
         let dir = self.data_dir.join(topic_partition.dir_name());
         let owner = read_partition_metadata(&dir);
         if owner.is_some_and(|owner| owner != topic_id) {
@@ -176,12 +175,7 @@ impl LogManager {
                 .then(|| self.startup.recovery_points.get(&topic_partition).copied())
                 .flatten(),
             log_start_offset: known
-                .then(|| {
-                    self.startup
-                        .log_start_offsets
-                        .get(&topic_partition)
-                        .copied()
-                })
+                .then(|| self.startup.log_start_offsets.get(&topic_partition).copied())
                 .flatten(),
             clean_shutdown: known && self.startup.clean_shutdown,
             topic_partition,
@@ -189,7 +183,7 @@ impl LogManager {
         if !known {
             write_partition_metadata(&dir, topic_id)?;
         }
-        Ok(log)
+        Ok((log, !known))
     }
 
     /// Ends start-up: removes directories of partitions no topic owns and the clean-shutdown
@@ -240,7 +234,7 @@ impl LogManager {
         };
         let tag = uuid_to_kafka_string(logs.topic_id);
         for log in &logs.partitions {
-            log.close("topic deleted");
+            log.close(partition_log::Closed::Deleted);
             schedule_removal(log.dir(), &tag)?;
         }
         Ok(())
@@ -254,23 +248,13 @@ impl LogManager {
     /// Writes the recovery-point and log-start-offset checkpoints.
     pub fn write_checkpoints(&self) -> Result<()> {
         let logs = self.all_partitions();
-        let recovery_points: Vec<_> = logs
-            .iter()
-            .map(|log| (log.topic_partition().clone(), log.recovery_point()))
-            .collect();
+        let recovery_points: Vec<_> =
+            logs.iter().map(|log| (log.topic_partition().clone(), log.recovery_point())).collect();
         let log_start_offsets: Vec<_> = logs
             .iter()
-            .map(|log| {
-                (
-                    log.topic_partition().clone(),
-                    log.offsets().log_start_offset,
-                )
-            })
+            .map(|log| (log.topic_partition().clone(), log.offsets().log_start_offset))
             .collect();
-        checkpoint::write(
-            &self.data_dir.join(checkpoint::RECOVERY_POINT_FILE),
-            &recovery_points,
-        )?;
+        checkpoint::write(&self.data_dir.join(checkpoint::RECOVERY_POINT_FILE), &recovery_points)?;
         checkpoint::write(
             &self.data_dir.join(checkpoint::LOG_START_OFFSET_FILE),
             &log_start_offsets,
@@ -283,7 +267,7 @@ impl LogManager {
     pub fn shutdown(&self) -> Result<()> {
         let logs = self.all_partitions();
         for log in &logs {
-            log.close("broker shutting down");
+            log.close(partition_log::Closed::ShuttingDown);
         }
         self.flusher.stop();
         let mut first_error = None;
@@ -298,10 +282,7 @@ impl LogManager {
             return Err(error);
         }
         checkpoint::write_atomically(&self.data_dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
-        tracing::info!(
-            partitions = logs.len(),
-            "logs flushed; clean shutdown recorded"
-        );
+        tracing::info!(partitions = logs.len(), "logs flushed; clean shutdown recorded");
         Ok(())
     }
 
@@ -358,14 +339,8 @@ fn write_partition_metadata(dir: &Path, topic_id: Uuid) -> Result<()> {
 /// Renames `dir` to `<dir>.<tag>-delete` (freeing its name at once) and removes it in the
 /// background. Nothing to do if `dir` does not exist.
 fn schedule_removal(dir: &Path, tag: &str) -> Result<()> {
-    let Some(name) = dir
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-    else {
-        return Err(Error::Internal(format!(
-            "no directory name in {}",
-            dir.display()
-        )));
+    let Some(name) = dir.file_name().map(|name| name.to_string_lossy().into_owned()) else {
+        return Err(Error::Internal(format!("no directory name in {}", dir.display())));
     };
     let unique = Uuid::new_v4().simple().to_string();
     let target = dir.with_file_name(format!("{name}.{tag}-{}{DELETE_SUFFIX}", &unique[..8]));

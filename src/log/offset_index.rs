@@ -42,10 +42,7 @@ mod tests {
 
     #[test]
     fn encodes_big_endian() {
-        let entry = OffsetEntry {
-            relative_offset: 0x0102_0304,
-            position: 0x0a0b_0c0d,
-        };
+        let entry = OffsetEntry { relative_offset: 0x0102_0304, position: 0x0a0b_0c0d };
         let mut bytes = [0u8; 8];
         entry.encode(&mut bytes);
         assert_eq!(bytes, [1, 2, 3, 4, 0x0a, 0x0b, 0x0c, 0x0d]);

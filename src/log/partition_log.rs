@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::segment::{self, PreparedBatch, Segment, SegmentSlice, TimestampOffset};
@@ -109,7 +109,7 @@ pub struct OpenLog {
 pub struct PartitionLog {
     topic_partition: TopicPartition,
     dir: PathBuf,
-    config: RwLock<Arc<LogConfig>>,
+    config: Arc<LogConfig>,
     clock: Clock,
     state: Mutex<LogState>,
     high_watermark: watch::Sender<i64>,
@@ -128,8 +128,37 @@ struct LogState {
     /// Sealed segments not yet fsynced.
     unsynced: Vec<Arc<Segment>>,
     last_flush_ms: i64,
-    /// Why appends are refused (a failed write that could not be undone, deletion, shutdown).
-    closed: Option<String>,
+    /// Set once appends are refused.
+    closed: Option<Closed>,
+    /// Bumped when a segment file is created; the directory is fsynced before the recovery
+    /// point passes a new segment, so a power loss cannot drop the file's directory entry.
+    dir_changes: u64,
+    dir_changes_synced: u64,
+}
+
+/// Why a log refuses appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// The topic was deleted.
+    Deleted,
+    /// The broker is shutting down.
+    ShuttingDown,
+    /// A write or fsync failed in a way that could not be undone.
+    Failed(String),
+}
+
+impl Closed {
+    fn error(&self, topic_partition: &TopicPartition) -> Error {
+        match self {
+            Closed::Deleted => Error::UnknownTopicOrPartition(topic_partition.to_string()),
+            Closed::ShuttingDown => Error::NotLeaderOrFollower(format!(
+                "{topic_partition}: the broker is shutting down"
+            )),
+            Closed::Failed(reason) => {
+                Error::Storage(std::io::Error::other(format!("{topic_partition}: {reason}")))
+            }
+        }
+    }
 }
 
 impl LogState {
@@ -142,29 +171,21 @@ impl LogState {
     }
 
     fn check_invariants(&self) {
-        assert!(
-            self.log_start_offset <= self.log_end_offset,
-            "log start after log end"
-        );
-        assert!(
-            self.recovery_point <= self.log_end_offset,
-            "recovery point after log end"
-        );
-        assert_eq!(
-            self.active.next_offset(),
-            self.log_end_offset,
-            "active segment ends the log"
-        );
+        assert!(self.log_start_offset <= self.log_end_offset, "log start after log end");
+        assert!(self.recovery_point <= self.log_end_offset, "recovery point after log end");
+        assert_eq!(self.active.next_offset(), self.log_end_offset, "active segment ends the log");
+    }
+
+    /// Every segment in offset order, the active one last.
+    fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.sealed.values().map(AsRef::as_ref).chain(std::iter::once(&self.active))
     }
 
     /// The sealed segment holding `offset` (which lies below the active segment and at or
     /// above the log start).
     fn sealed_for(&self, offset: i64) -> Arc<Segment> {
-        let (_, segment) = self
-            .sealed
-            .range(..=offset)
-            .next_back()
-            .expect("a sealed segment holds the offset");
+        let (_, segment) =
+            self.sealed.range(..=offset).next_back().expect("a sealed segment holds the offset");
         Arc::clone(segment)
     }
 }
@@ -183,12 +204,8 @@ impl PartitionLog {
         let now_ms = options.clock.now_ms();
         let loaded = super::recovery::load_segments(&options, now_ms)?;
         let log_end_offset = loaded.active.next_offset();
-        let first_base = loaded
-            .sealed
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(loaded.active.base_offset());
+        let first_base =
+            loaded.sealed.keys().next().copied().unwrap_or(loaded.active.base_offset());
         let log_start_offset = options
             .log_start_offset
             .filter(|start| (first_base..=log_end_offset).contains(start))
@@ -202,17 +219,17 @@ impl PartitionLog {
             unsynced: Vec::new(),
             last_flush_ms: now_ms,
             closed: None,
+            dir_changes: 0,
+            dir_changes_synced: 0,
         };
         state.check_invariants();
         let (high_watermark, _) = watch::channel(log_end_offset);
-        let (durability, _) = watch::channel(Durability {
-            flushed_offset: state.recovery_point,
-            failed: false,
-        });
+        let (durability, _) =
+            watch::channel(Durability { flushed_offset: state.recovery_point, failed: false });
         Ok(Self {
             topic_partition: options.topic_partition,
             dir: options.dir,
-            config: RwLock::new(options.config),
+            config: options.config,
             clock: options.clock,
             state: Mutex::new(state),
             high_watermark,
@@ -230,12 +247,7 @@ impl PartitionLog {
     }
 
     pub fn config(&self) -> Arc<LogConfig> {
-        Arc::clone(&self.config.read())
-    }
-
-    /// Applies a new topic config; it governs appends and rolls from now on.
-    pub fn set_config(&self, config: Arc<LogConfig>) {
-        *self.config.write() = config;
+        Arc::clone(&self.config)
     }
 
     pub fn offsets(&self) -> LogOffsets {
@@ -260,11 +272,8 @@ impl PartitionLog {
         let log_append_time_ms =
             (config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
         let mut state = self.state.lock();
-        if let Some(reason) = &state.closed {
-            return Err(Error::UnknownTopicOrPartition(format!(
-                "{}: {reason}",
-                self.topic_partition
-            )));
+        if let Some(closed) = &state.closed {
+            return Err(closed.error(&self.topic_partition));
         }
         let base_offset = state.log_end_offset;
         let last_offset = base_offset + i64::from(header.last_offset_delta);
@@ -312,17 +321,18 @@ impl PartitionLog {
         tracing::error!(partition = %self.topic_partition, %error, "append failed; cutting the torn bytes off");
         if let Err(truncate_error) = state.active.truncate_torn_append() {
             tracing::error!(partition = %self.topic_partition, %truncate_error, "cannot undo the failed append; partition closed");
-            state.closed = Some(format!("log write failed: {error}"));
+            state.closed = Some(Closed::Failed(format!("log write failed: {error}")));
         }
     }
 
     fn roll(&self, state: &mut LogState, reason: segment::RollReason, now_ms: i64) -> Result<()> {
         let new_base = state.log_end_offset;
         let fresh = Segment::create(&self.dir, new_base, now_ms)?;
+        state.dir_changes += 1;
         let mut old = std::mem::replace(&mut state.active, fresh);
         if let Err(error) = old.seal() {
             tracing::error!(partition = %self.topic_partition, %error, "sealing a segment failed; partition closed");
-            state.closed = Some(format!("segment seal failed: {error}"));
+            state.closed = Some(Closed::Failed(format!("segment seal failed: {error}")));
         }
         tracing::debug!(partition = %self.topic_partition, base_offset = old.base_offset(), new_base, ?reason, "rolled segment");
         let old = Arc::new(old);
@@ -341,10 +351,7 @@ impl PartitionLog {
             let offsets = state.offsets();
             self.check_fetch_offset(request.offset, &offsets)?;
             if request.offset >= offsets.readable_end(request.isolation) {
-                return Ok(ReadResult {
-                    records: Bytes::new(),
-                    offsets,
-                });
+                return Ok(ReadResult { records: Bytes::new(), offsets });
             }
             let start = if request.offset >= state.active.base_offset() {
                 ReadStart::Ready(state.active.slice(request.offset, state.active.size())?)
@@ -402,42 +409,35 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// The first record at or after `timestamp` (ListOffsets by time). The lookup is rare,
-    /// so it runs under the partition lock.
+    /// The first record at or after `timestamp` (ListOffsets by time). Only the index lookup
+    /// holds the partition lock; reading and decompressing batches does not. Blocking.
     pub fn find_offset_by_timestamp(&self, timestamp: i64) -> Result<Option<TimestampOffset>> {
-        let state = self.state.lock();
-        let start = state.log_start_offset;
-        for segment in state
-            .sealed
-            .values()
-            .map(AsRef::as_ref)
-            .chain(std::iter::once(&state.active))
-        {
-            if segment.max_timestamp() >= timestamp {
-                return segment.find_offset_by_timestamp(timestamp, start, segment.size());
+        let search = {
+            let state = self.state.lock();
+            let start = state.log_start_offset;
+            let mut segments = state.segments();
+            match segments.find(|segment| segment.max_timestamp() >= timestamp) {
+                Some(segment) => segment.timestamp_search(timestamp, start)?,
+                None => return Ok(None),
             }
-        }
-        Ok(None)
+        };
+        search.run()
     }
 
-    /// The first record with the largest timestamp in the log (ListOffsets -3).
+    /// The first record with the largest timestamp in the log (ListOffsets -3). Blocking.
     pub fn max_timestamp_offset(&self) -> Result<Option<TimestampOffset>> {
-        let state = self.state.lock();
-        let segments = state
-            .sealed
-            .values()
-            .map(AsRef::as_ref)
-            .chain(std::iter::once(&state.active));
-        let mut best: Option<&Segment> = None;
-        for segment in segments {
-            if best.is_none_or(|best| segment.max_timestamp() > best.max_timestamp()) {
-                best = Some(segment);
+        let search = {
+            let state = self.state.lock();
+            // The first segment holding the largest timestamp.
+            let best = state.segments().reduce(|best, segment| {
+                if segment.max_timestamp() > best.max_timestamp() { segment } else { best }
+            });
+            match best {
+                Some(segment) => segment.max_timestamp_search()?,
+                None => None,
             }
-        }
-        match best {
-            Some(segment) => segment.max_timestamp_record(segment.size()),
-            None => Ok(None),
-        }
+        };
+        search.map_or(Ok(None), |search| search.run())
     }
 
     /// Marks the partition as queued for the flusher; false if it already was.
@@ -449,26 +449,32 @@ impl PartitionLog {
     /// advances the recovery point and wakes acknowledgements waiting for durability.
     pub fn flush(&self) -> Result<()> {
         self.flush_queued.store(false, Ordering::Release);
-        let (target, unsynced, active) = {
+        let (target, unsynced, active, dir_changes) = {
             let state = self.state.lock();
             if state.recovery_point == state.log_end_offset && state.unsynced.is_empty() {
                 return Ok(());
             }
+            let dir_changes =
+                (state.dir_changes > state.dir_changes_synced).then_some(state.dir_changes);
             (
                 state.log_end_offset,
                 state.unsynced.clone(),
                 Arc::clone(state.active.log_file()),
+                dir_changes,
             )
         };
         let synced = unsynced
             .iter()
             .try_for_each(|segment| segment.sync())
-            .and_then(|()| active.sync_data());
+            .and_then(|()| active.sync_data())
+            .and_then(|()| match dir_changes {
+                Some(_) => super::checkpoint::sync_dir(&self.dir),
+                None => Ok(()),
+            });
         if let Err(error) = synced {
             tracing::error!(partition = %self.topic_partition, %error, "fsync failed; partition closed");
-            self.state.lock().closed = Some(format!("fsync failed: {error}"));
-            self.durability
-                .send_modify(|durability| durability.failed = true);
+            self.state.lock().closed = Some(Closed::Failed(format!("fsync failed: {error}")));
+            self.durability.send_modify(|durability| durability.failed = true);
             return Err(Error::Storage(error));
         }
         let mut state = self.state.lock();
@@ -476,6 +482,7 @@ impl PartitionLog {
             .unsynced
             .retain(|segment| !unsynced.iter().any(|synced| Arc::ptr_eq(synced, segment)));
         state.recovery_point = state.recovery_point.max(target);
+        state.dir_changes_synced = state.dir_changes_synced.max(dir_changes.unwrap_or(0));
         state.last_flush_ms = self.clock.now_ms();
         state.check_invariants();
         self.durability.send_modify(|durability| {
@@ -507,12 +514,9 @@ impl PartitionLog {
         unflushed && now_ms.saturating_sub(state.last_flush_ms) >= flush_ms
     }
 
-    /// Refuses further appends with `reason`; used before deleting the log and at shutdown.
-    pub fn close(&self, reason: &str) {
-        self.state
-            .lock()
-            .closed
-            .get_or_insert_with(|| reason.to_owned());
+    /// Refuses further appends; used before deleting the log and at shutdown.
+    pub fn close(&self, closed: Closed) {
+        self.state.lock().closed.get_or_insert(closed);
     }
 
     /// Writes the active segment's index entries and fsyncs everything (clean shutdown).

@@ -32,20 +32,11 @@ pub(super) fn load_segments(options: &OpenLog, now_ms: i64) -> Result<LoadedSegm
     let Some(&first_base) = bases.first() else {
         let base = options.log_start_offset.unwrap_or(0).max(0);
         let active = Segment::create(&options.dir, base, now_ms)?;
-        return Ok(LoadedSegments {
-            sealed: BTreeMap::new(),
-            active,
-            recovery_point: base,
-        });
+        return Ok(LoadedSegments { sealed: BTreeMap::new(), active, recovery_point: base });
     };
     let recover_from = (!options.clean_shutdown).then(|| {
         let recovery_point = options.recovery_point.unwrap_or(first_base);
-        bases
-            .iter()
-            .copied()
-            .rev()
-            .find(|base| *base <= recovery_point)
-            .unwrap_or(first_base)
+        bases.iter().copied().rev().find(|base| *base <= recovery_point).unwrap_or(first_base)
     });
     let index_interval_bytes = options.config.index_interval_bytes;
     let mut segments: Vec<Segment> = Vec::with_capacity(bases.len());
@@ -98,11 +89,7 @@ fn finish(mut segments: Vec<Segment>, recovered: &[usize]) -> Result<LoadedSegme
     // A clean shutdown fsynced everything; otherwise every segment from the recovery
     // point on was just recovered and fsynced.
     let recovery_point = log_end_offset;
-    Ok(LoadedSegments {
-        sealed,
-        active,
-        recovery_point,
-    })
+    Ok(LoadedSegments { sealed, active, recovery_point })
 }
 
 fn delete_later_segments(options: &OpenLog, bases: &[i64]) -> io::Result<()> {
@@ -135,9 +122,7 @@ fn list_segment_bases(dir: &Path) -> io::Result<Vec<i64>> {
         let Some((stem, extension)) = name.split_once('.') else {
             continue;
         };
-        let base = (stem.len() == 20)
-            .then(|| stem.parse::<i64>().ok())
-            .flatten();
+        let base = (stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten();
         match (base, extension) {
             (Some(base), "log") => logs.push(base),
             (Some(base), "index" | "timeindex") => indexes.push((base, path)),

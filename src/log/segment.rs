@@ -96,6 +96,9 @@ pub struct Segment {
     /// `rollingBasedTimestamp`).
     first_batch_timestamp: Option<i64>,
     created_ms: i64,
+    /// Picks this segment's roll jitter in `[0, min(segment.jitter.ms, segment.ms))`, as Kafka
+    /// draws one per segment.
+    jitter_seed: u64,
 }
 
 impl Segment {
@@ -133,6 +136,7 @@ impl Segment {
             offset_of_max_timestamp: base_offset,
             first_batch_timestamp: None,
             created_ms: now_ms,
+            jitter_seed: uuid::Uuid::new_v4().as_u64_pair().0,
         }
     }
 
@@ -156,14 +160,9 @@ impl Segment {
         now_ms: i64,
     ) -> io::Result<(Self, u64)> {
         let log = Arc::new(open_log(&log_path(dir, base_offset), true)?);
-        let mut segment = Self::assemble(
-            dir,
-            base_offset,
-            log,
-            Self::fresh_indexes(dir, base_offset)?,
-            now_ms,
-        );
-        let truncated = segment.recover(index_interval_bytes, now_ms)?;
+        let mut segment =
+            Self::assemble(dir, base_offset, log, Self::fresh_indexes(dir, base_offset)?, now_ms);
+        let truncated = segment.scan_and_index(index_interval_bytes)?;
         Ok((segment, truncated))
     }
 
@@ -184,13 +183,8 @@ impl Segment {
         let Some(time_index) = IndexFile::open(&time_index_path(dir, base_offset), active)? else {
             return Ok(None);
         };
-        let mut segment = Self::assemble(
-            dir,
-            base_offset,
-            Arc::new(log),
-            (offset_index, time_index),
-            now_ms,
-        );
+        let mut segment =
+            Self::assemble(dir, base_offset, Arc::new(log), (offset_index, time_index), now_ms);
         segment.size = size;
         if !segment.indexes_are_sane()? {
             return Ok(None);
@@ -224,13 +218,9 @@ impl Segment {
             self.max_timestamp = entry.timestamp;
             self.offset_of_max_timestamp = self.base_offset + i64::from(entry.relative_offset);
         }
-        self.first_batch_timestamp = self
-            .header_at(0, self.size)?
-            .map(|header| header.max_timestamp);
-        let mut position = self
-            .offset_index
-            .last()?
-            .map_or(0, |entry| u64::from(entry.position));
+        self.first_batch_timestamp =
+            self.header_at(0, self.size)?.map(|header| header.max_timestamp);
+        let mut position = self.offset_index.last()?.map_or(0, |entry| u64::from(entry.position));
         while let Some(header) = self.header_at(position, self.size)? {
             self.next_offset = header.next_offset();
             if header.max_timestamp > self.max_timestamp {
@@ -285,7 +275,7 @@ impl Segment {
             Some(first) if first >= 0 => batch.max_timestamp.saturating_sub(first),
             _ => now_ms.saturating_sub(self.created_ms),
         };
-        if waited_ms > config.segment_ms.saturating_sub(config.segment_jitter_ms) {
+        if waited_ms > config.segment_ms.saturating_sub(self.jitter_ms(config)) {
             return Some(RollReason::Time);
         }
         let max_entries = usize::try_from(config.segment_index_bytes).unwrap_or(usize::MAX);
@@ -300,43 +290,63 @@ impl Segment {
         None
     }
 
+    fn jitter_ms(&self, config: &LogConfig) -> i64 {
+        let bound = config.segment_jitter_ms.min(config.segment_ms);
+        match u64::try_from(bound) {
+            Ok(bound) if bound > 0 => {
+                i64::try_from(self.jitter_seed % bound).expect("below an i64 bound")
+            }
+            _ => 0,
+        }
+    }
+
     /// Appends one prepared batch with a single vectored write, then indexes it.
     pub fn append(
         &mut self,
         batch: &PreparedBatch<'_>,
         index_interval_bytes: u64,
     ) -> io::Result<()> {
-        assert!(
-            batch.base_offset >= self.next_offset,
-            "offsets must increase"
-        );
+        assert!(batch.base_offset >= self.next_offset, "offsets must increase");
         assert!(batch.last_offset >= batch.base_offset);
-        let position = self.size;
-        let relative_offset = u32::try_from(batch.last_offset - self.base_offset)
-            .map_err(|_| io::Error::other("relative offset overflow"))?;
-        let entry_position =
-            u32::try_from(position).map_err(|_| io::Error::other("segment over 4 GiB"))?;
-        write_all_vectored(
-            &self.log,
-            &mut [IoSlice::new(batch.header), IoSlice::new(batch.tail)],
-        )?;
-        self.size += batch.size();
+        let indexed = IndexedBatch {
+            position: self.size,
+            last_offset: batch.last_offset,
+            max_timestamp: batch.max_timestamp,
+            size: batch.size(),
+        };
+        // Checked before writing, so a batch that cannot be indexed never reaches the file.
+        self.index_entry_for(&indexed)?;
+        write_all_vectored(&self.log, &mut [IoSlice::new(batch.header), IoSlice::new(batch.tail)])?;
+        self.index(&indexed, index_interval_bytes)
+    }
+
+    /// The offset index entry `batch` would get.
+    fn index_entry_for(&self, batch: &IndexedBatch) -> io::Result<OffsetEntry> {
+        Ok(OffsetEntry {
+            relative_offset: u32::try_from(batch.last_offset - self.base_offset)
+                .map_err(|_| io::Error::other("relative offset overflow"))?,
+            position: u32::try_from(batch.position)
+                .map_err(|_| io::Error::other("segment over 4 GiB"))?,
+        })
+    }
+
+    /// Accounts for a batch written at `batch.position` (Kafka's `LogSegment.append`): sizes,
+    /// timestamps, and a sparse index entry when `index.interval.bytes` have passed.
+    fn index(&mut self, batch: &IndexedBatch, index_interval_bytes: u64) -> io::Result<()> {
+        let entry = self.index_entry_for(batch)?;
+        self.size = batch.position + batch.size;
         self.next_offset = batch.last_offset + 1;
-        self.first_batch_timestamp
-            .get_or_insert(batch.max_timestamp);
+        self.first_batch_timestamp.get_or_insert(batch.max_timestamp);
         if batch.max_timestamp > self.max_timestamp {
             self.max_timestamp = batch.max_timestamp;
             self.offset_of_max_timestamp = batch.last_offset;
         }
         if self.bytes_since_last_index_entry > index_interval_bytes {
-            self.offset_index.append(OffsetEntry {
-                relative_offset,
-                position: entry_position,
-            });
+            self.offset_index.append(entry);
             self.maybe_append_time_entry()?;
             self.bytes_since_last_index_entry = 0;
         }
-        self.bytes_since_last_index_entry += batch.size();
+        self.bytes_since_last_index_entry += batch.size;
         Ok(())
     }
 
@@ -345,10 +355,7 @@ impl Segment {
         if self.max_timestamp > last_timestamp {
             let relative_offset = u32::try_from(self.offset_of_max_timestamp - self.base_offset)
                 .map_err(|_| io::Error::other("relative offset overflow"))?;
-            self.time_index.append(TimeEntry {
-                timestamp: self.max_timestamp,
-                relative_offset,
-            });
+            self.time_index.append(TimeEntry { timestamp: self.max_timestamp, relative_offset });
         }
         Ok(())
     }
@@ -398,10 +405,7 @@ impl Segment {
     /// last offset is at most `offset`, or 0.
     pub fn index_position(&self, offset: i64) -> io::Result<u64> {
         let relative = (offset - self.base_offset).max(0);
-        Ok(self
-            .offset_index
-            .floor(relative)?
-            .map_or(0, |entry| u64::from(entry.position)))
+        Ok(self.offset_index.floor(relative)?.map_or(0, |entry| u64::from(entry.position)))
     }
 
     /// The header of the batch at `position`, if a whole header lies before `end`.
@@ -420,58 +424,38 @@ impl Segment {
         find_batch(&self.log, offset, start, end)
     }
 
-    /// Finds the first record with a timestamp at or after `timestamp` and an offset at or
-    /// after `starting_offset` (Kafka's `findOffsetByTimestamp`).
-    pub fn find_offset_by_timestamp(
+    /// Prepares the search for the first record with a timestamp at or after `timestamp` and
+    /// an offset at or after `starting_offset` (Kafka's `findOffsetByTimestamp`): the index
+    /// work happens here, the scan in [`TimestampSearch::run`] without the partition lock.
+    pub fn timestamp_search(
         &self,
         timestamp: i64,
         starting_offset: i64,
-        end: u64,
-    ) -> crate::error::Result<Option<TimestampOffset>> {
+    ) -> io::Result<TimestampSearch> {
         let indexed = self.time_index.floor(timestamp)?;
         let from_offset = indexed
-            .map_or(self.base_offset, |entry| {
-                self.base_offset + i64::from(entry.relative_offset)
-            })
+            .map_or(self.base_offset, |entry| self.base_offset + i64::from(entry.relative_offset))
             .max(starting_offset);
-        let mut position = self.index_position(from_offset)?;
-        while let Some(header) = self.header_at(position, end)? {
-            if header.max_timestamp >= timestamp {
-                let batch = read_batch(&self.log, position, &header)?;
-                let found = first_record(&batch, |record| {
-                    record.timestamp >= timestamp && record.offset >= starting_offset
-                })?;
-                if let Some(found) = found {
-                    return Ok(Some(TimestampOffset {
-                        leader_epoch: header.partition_leader_epoch,
-                        ..found
-                    }));
-                }
-            }
-            position += header_size(&header);
-        }
-        Ok(None)
+        Ok(TimestampSearch {
+            log: Arc::clone(&self.log),
+            start: self.index_position(from_offset)?,
+            end: self.size,
+            target: SearchTarget::AtLeast { timestamp, starting_offset },
+        })
     }
 
-    /// The first record carrying the segment's largest timestamp (ListOffsets -3).
-    pub fn max_timestamp_record(&self, end: u64) -> crate::error::Result<Option<TimestampOffset>> {
+    /// Prepares the search for the first record carrying the segment's largest timestamp
+    /// (ListOffsets -3); `None` when the segment has no timestamps.
+    pub fn max_timestamp_search(&self) -> io::Result<Option<TimestampSearch>> {
         if self.max_timestamp < 0 {
             return Ok(None);
         }
-        let mut position = self.index_position(self.offset_of_max_timestamp)?;
-        while let Some(header) = self.header_at(position, end)? {
-            if header.max_timestamp == self.max_timestamp {
-                let batch = read_batch(&self.log, position, &header)?;
-                let found =
-                    first_record(&batch, |record| record.timestamp == header.max_timestamp)?;
-                return Ok(found.map(|found| TimestampOffset {
-                    leader_epoch: header.partition_leader_epoch,
-                    ..found
-                }));
-            }
-            position += header_size(&header);
-        }
-        Ok(None)
+        Ok(Some(TimestampSearch {
+            log: Arc::clone(&self.log),
+            start: self.index_position(self.offset_of_max_timestamp)?,
+            end: self.size,
+            target: SearchTarget::Largest(self.max_timestamp),
+        }))
     }
 
     /// What a reader needs to read this segment without the partition lock: the file, the
@@ -486,6 +470,7 @@ impl Segment {
     }
 
     /// Reads whole batches from the one holding `offset` (see [`SegmentSlice::read`]).
+    #[cfg(test)]
     pub fn read(&self, request: SegmentRead) -> io::Result<Option<Bytes>> {
         self.slice(request.offset, request.end)?.read(
             request.offset,
@@ -494,69 +479,107 @@ impl Segment {
         )
     }
 
-    /// Scans the whole log file, checking every batch (magic, length, CRC, increasing
-    /// offsets), and rebuilds both indexes. The file is truncated at the first invalid batch.
-    /// Returns the number of bytes cut off.
+    /// Forgets the indexes and rebuilds them by scanning the whole log file (see
+    /// [`Segment::scan_and_index`]). Returns the number of bytes cut off.
+    #[cfg(test)]
     pub fn recover(&mut self, index_interval_bytes: u64, now_ms: i64) -> io::Result<u64> {
-        let file_size = self.log.metadata()?.len();
-        let base_offset = self.base_offset;
-        let log = Arc::clone(&self.log);
-        let indexes = Self::fresh_indexes(&self.dir, base_offset)?;
+        let indexes = Self::fresh_indexes(&self.dir, self.base_offset)?;
         *self = Self::assemble(
             &self.dir.clone(),
-            base_offset,
-            Arc::clone(&log),
+            self.base_offset,
+            Arc::clone(&self.log),
             indexes,
             now_ms,
         );
+        self.scan_and_index(index_interval_bytes)
+    }
+
+    /// Scans the log file of a segment with empty indexes, checking every batch (magic,
+    /// length, CRC, increasing offsets) and indexing it. The file is cut at the first invalid
+    /// batch; I/O errors are returned, never taken for corruption. Returns the bytes cut off.
+    fn scan_and_index(&mut self, index_interval_bytes: u64) -> io::Result<u64> {
+        assert!(self.size == 0 && self.offset_index.is_empty(), "scan starts from nothing");
+        let file_size = self.log.metadata()?.len();
+        let log = Arc::clone(&self.log);
         let mut position = 0;
         while let Some(header) = read_header(&log, position, file_size)? {
-            let size = header_size(&header);
-            let valid = header.base_offset >= self.next_offset.max(base_offset)
-                && read_batch(&log, position, &header)
-                    .ok()
-                    .is_some_and(|batch| verify_stored_batch(&batch).is_ok());
-            if !valid {
+            let batch = read_batch(&log, position, &header)?;
+            let in_order = header.base_offset >= self.next_offset;
+            if !in_order || verify_stored_batch(&batch).is_err() {
                 break;
             }
-            self.index_recovered_batch(&header, position, index_interval_bytes)?;
-            position += size;
+            let indexed = IndexedBatch {
+                position,
+                last_offset: header.last_offset(),
+                max_timestamp: header.max_timestamp,
+                size: header_size(&header),
+            };
+            if self.index_entry_for(&indexed).is_err() {
+                break;
+            }
+            self.index(&indexed, index_interval_bytes)?;
+            position = self.size;
         }
         let truncated = file_size - position;
         if truncated > 0 {
             log.set_len(position)?;
         }
-        self.size = position;
         Ok(truncated)
     }
+}
 
-    fn index_recovered_batch(
-        &mut self,
-        header: &BatchHeader,
-        position: u64,
-        index_interval_bytes: u64,
-    ) -> io::Result<()> {
-        let relative_offset = u32::try_from(header.last_offset() - self.base_offset)
-            .map_err(|_| io::Error::other("relative offset overflow"))?;
-        self.first_batch_timestamp
-            .get_or_insert(header.max_timestamp);
-        if header.max_timestamp > self.max_timestamp {
-            self.max_timestamp = header.max_timestamp;
-            self.offset_of_max_timestamp = header.last_offset();
+/// A record search by timestamp, detached from the partition lock.
+#[derive(Debug, Clone)]
+pub struct TimestampSearch {
+    log: Arc<File>,
+    start: u64,
+    end: u64,
+    target: SearchTarget,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SearchTarget {
+    AtLeast { timestamp: i64, starting_offset: i64 },
+    Largest(i64),
+}
+
+impl TimestampSearch {
+    /// Scans batches from the indexed start, looking inside (decompressing, capped) only the
+    /// batches whose largest timestamp can hold the answer.
+    pub fn run(&self) -> crate::error::Result<Option<TimestampOffset>> {
+        let mut position = self.start;
+        while let Some(header) = read_header(&self.log, position, self.end)? {
+            let candidate = match self.target {
+                SearchTarget::AtLeast { timestamp, .. } => header.max_timestamp >= timestamp,
+                SearchTarget::Largest(largest) => header.max_timestamp == largest,
+            };
+            if candidate {
+                let batch = read_batch(&self.log, position, &header)?;
+                let found = first_record(&batch, |record| match self.target {
+                    SearchTarget::AtLeast { timestamp, starting_offset } => {
+                        record.timestamp >= timestamp && record.offset >= starting_offset
+                    }
+                    SearchTarget::Largest(largest) => record.timestamp == largest,
+                })?;
+                if let Some(found) = found {
+                    return Ok(Some(TimestampOffset {
+                        leader_epoch: header.partition_leader_epoch,
+                        ..found
+                    }));
+                }
+            }
+            position += header_size(&header);
         }
-        if self.bytes_since_last_index_entry > index_interval_bytes {
-            let position = u32::try_from(position).map_err(io::Error::other)?;
-            self.offset_index.append(OffsetEntry {
-                relative_offset,
-                position,
-            });
-            self.maybe_append_time_entry()?;
-            self.bytes_since_last_index_entry = 0;
-        }
-        self.bytes_since_last_index_entry += header_size(header);
-        self.next_offset = header.next_offset();
-        Ok(())
+        Ok(None)
     }
+}
+
+/// A batch's place in a segment, for indexing.
+struct IndexedBatch {
+    position: u64,
+    last_offset: i64,
+    max_timestamp: i64,
+    size: u64,
 }
 
 /// A readable region of a segment, detached from the partition lock.
@@ -600,6 +623,7 @@ impl SegmentSlice {
 }
 
 /// What [`Segment::read`] reads.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy)]
 pub struct SegmentRead {
     pub offset: i64,
@@ -701,10 +725,7 @@ fn write_all_vectored(file: &File, mut slices: &mut [IoSlice<'_>]) -> io::Result
     while !slices.is_empty() {
         match writer.write_vectored(slices) {
             Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "log file write returned 0",
-                ));
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "log file write returned 0"));
             }
             Ok(written) => IoSlice::advance_slices(&mut slices, written),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}

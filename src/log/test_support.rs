@@ -9,10 +9,7 @@ pub(crate) fn client_batch(count: usize, value_size: usize, timestamp: i64) -> V
     let keys: Vec<String> = (0..count).map(|index| format!("key-{index}")).collect();
     let inputs: Vec<RecordInput<'_>> = keys
         .iter()
-        .map(|key| RecordInput {
-            key: Some(key.as_bytes()),
-            value: Some(&value),
-        })
+        .map(|key| RecordInput { key: Some(key.as_bytes()), value: Some(&value) })
         .collect();
     build_uncompressed_batch(&inputs, timestamp).to_vec()
 }
@@ -21,9 +18,7 @@ pub(crate) fn client_batch(count: usize, value_size: usize, timestamp: i64) -> V
 pub(crate) fn batch_headers(mut bytes: &[u8]) -> Vec<BatchHeader> {
     let mut headers = Vec::new();
     while !bytes.is_empty() {
-        let size = BatchHeader::parse(bytes)
-            .and_then(|header| header.size())
-            .expect("whole batch");
+        let size = BatchHeader::parse(bytes).and_then(|header| header.size()).expect("whole batch");
         headers.push(
             crate::protocol::record_batch::verify_stored_batch(&bytes[..size])
                 .expect("valid batch"),

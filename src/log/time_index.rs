@@ -42,10 +42,7 @@ mod tests {
 
     #[test]
     fn encodes_big_endian() {
-        let entry = TimeEntry {
-            timestamp: 0x0102_0304_0506_0708,
-            relative_offset: 9,
-        };
+        let entry = TimeEntry { timestamp: 0x0102_0304_0506_0708, relative_offset: 9 };
         let mut bytes = [0u8; 12];
         entry.encode(&mut bytes);
         assert_eq!(bytes, [1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 9]);

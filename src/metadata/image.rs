@@ -34,9 +34,9 @@ impl TopicImage {
     }
 
     pub fn replication_factor(&self) -> i16 {
-        self.partitions.first().map_or(0, |partition| {
-            i16::try_from(partition.replicas.len()).unwrap_or(i16::MAX)
-        })
+        self.partitions
+            .first()
+            .map_or(0, |partition| i16::try_from(partition.replicas.len()).unwrap_or(i16::MAX))
     }
 }
 
@@ -56,16 +56,11 @@ impl MetadataImage {
     }
 
     pub fn topic_by_id(&self, topic_id: Uuid) -> Option<&Arc<TopicImage>> {
-        self.topic_names_by_id
-            .get(&topic_id)
-            .and_then(|name| self.topics.get(name))
+        self.topic_names_by_id.get(&topic_id).and_then(|name| self.topics.get(name))
     }
 
     pub fn total_partitions(&self) -> usize {
-        self.topics
-            .values()
-            .map(|topic| topic.partitions.len())
-            .sum()
+        self.topics.values().map(|topic| topic.partitions.len()).sum()
     }
 
     /// Applies one record. Records are written only after validation, so an inconsistent
@@ -86,25 +81,12 @@ impl MetadataImage {
                 };
                 self.topics.insert(name, Arc::new(topic));
             }
-            MetadataRecord::Partition {
-                topic_id,
-                partition,
-                replicas,
-                leader,
-                leader_epoch,
-            } => {
+            MetadataRecord::Partition { topic_id, partition, replicas, leader, leader_epoch } => {
                 let topic = self.topic_mut(topic_id)?;
                 if usize::try_from(partition).ok() != Some(topic.partitions.len()) {
-                    return Err(format!(
-                        "partition {partition} of {} out of order",
-                        topic.name
-                    ));
+                    return Err(format!("partition {partition} of {} out of order", topic.name));
                 }
-                topic.partitions.push(PartitionImage {
-                    replicas,
-                    leader,
-                    leader_epoch,
-                });
+                topic.partitions.push(PartitionImage { replicas, leader, leader_epoch });
             }
             MetadataRecord::Config {
                 resource_type: RESOURCE_TYPE_TOPIC,
@@ -158,10 +140,7 @@ mod tests {
         let mut image = MetadataImage::default();
         let topic_id = Uuid::new_v4();
         let records = [
-            MetadataRecord::Topic {
-                name: "t".into(),
-                topic_id,
-            },
+            MetadataRecord::Topic { name: "t".into(), topic_id },
             MetadataRecord::Partition {
                 topic_id,
                 partition: 0,
@@ -184,9 +163,7 @@ mod tests {
             },
         ];
         for (offset, record) in records.into_iter().enumerate() {
-            image
-                .replay(i64::try_from(offset).unwrap(), record)
-                .unwrap();
+            image.replay(i64::try_from(offset).unwrap(), record).unwrap();
         }
         let topic = image.topic("t").unwrap();
         assert_eq!(topic.partition_count(), 2);
@@ -194,9 +171,7 @@ mod tests {
         assert_eq!(topic.configs["segment.bytes"], "1000");
         assert_eq!(image.topic_by_id(topic_id).unwrap().name, "t");
         assert_eq!(image.total_partitions(), 2);
-        image
-            .replay(4, MetadataRecord::RemoveTopic { topic_id })
-            .unwrap();
+        image.replay(4, MetadataRecord::RemoveTopic { topic_id }).unwrap();
         assert!(image.topics.is_empty());
         assert!(image.topic_names_by_id.is_empty());
         assert_eq!(image.last_offset, 4);
@@ -206,29 +181,11 @@ mod tests {
     fn inconsistent_records_are_errors() {
         let mut image = MetadataImage::default();
         let topic_id = Uuid::new_v4();
+        assert!(image.replay(0, MetadataRecord::RemoveTopic { topic_id }).is_err());
+        image.replay(0, MetadataRecord::Topic { name: "t".into(), topic_id }).unwrap();
         assert!(
             image
-                .replay(0, MetadataRecord::RemoveTopic { topic_id })
-                .is_err()
-        );
-        image
-            .replay(
-                0,
-                MetadataRecord::Topic {
-                    name: "t".into(),
-                    topic_id,
-                },
-            )
-            .unwrap();
-        assert!(
-            image
-                .replay(
-                    1,
-                    MetadataRecord::Topic {
-                        name: "t".into(),
-                        topic_id: Uuid::new_v4()
-                    }
-                )
+                .replay(1, MetadataRecord::Topic { name: "t".into(), topic_id: Uuid::new_v4() })
                 .is_err()
         );
         let out_of_order = MetadataRecord::Partition {

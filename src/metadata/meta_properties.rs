@@ -36,10 +36,7 @@ pub fn load_or_create(data_dir: &Path, node_id: i32) -> Result<MetaProperties> {
             let properties = crate::config::properties::parse(&text);
             let field = |key: &str| {
                 properties.get(key).cloned().ok_or_else(|| {
-                    Error::Internal(format!(
-                        "{} has no {key}; refusing to start",
-                        path.display()
-                    ))
+                    Error::Internal(format!("{} has no {key}; refusing to start", path.display()))
                 })
             };
             let recorded: i32 = field("node.id")?.parse().map_err(|_| {

@@ -35,7 +35,7 @@ pub use topics::{ReplicaAssignment, TopicPlan, TopicSpec};
 
 /// The metadata log's directory name (as KRaft's).
 pub const METADATA_LOG_DIR: &str = "__cluster_metadata-0";
-const METADATA_TOPIC: &str = "__cluster_metadata";
+use topic_name::METADATA_TOPIC;
 
 /// Whether a data directory entry is the metadata log (never a topic partition).
 pub fn is_metadata_log_dir(name: &str) -> bool {
@@ -134,11 +134,8 @@ impl MetadataStore {
         if validate_only {
             return plans;
         }
-        let records: Vec<MetadataRecord> = plans
-            .iter()
-            .flatten()
-            .flat_map(TopicPlan::records)
-            .collect();
+        let records: Vec<MetadataRecord> =
+            plans.iter().flatten().flat_map(TopicPlan::records).collect();
         if let Err(error) = self.commit(&image, records).await {
             tracing::error!(%error, "writing topic creations to the metadata log failed");
             let message = error.to_string();
@@ -162,18 +159,15 @@ impl MetadataStore {
                     .topic(name)
                     .cloned()
                     .ok_or_else(|| Error::UnknownTopicOrPartition(name.clone())),
-                TopicTarget::Id(id) => image
-                    .topic_by_id(*id)
-                    .cloned()
-                    .ok_or(Error::UnknownTopicId(*id)),
+                TopicTarget::Id(id) => {
+                    image.topic_by_id(*id).cloned().ok_or(Error::UnknownTopicId(*id))
+                }
             })
             .collect();
         let records: Vec<MetadataRecord> = results
             .iter()
             .flatten()
-            .map(|topic| MetadataRecord::RemoveTopic {
-                topic_id: topic.topic_id,
-            })
+            .map(|topic| MetadataRecord::RemoveTopic { topic_id: topic.topic_id })
             .collect();
         if let Err(error) = self.commit(&image, records).await {
             tracing::error!(%error, "writing topic deletions to the metadata log failed");
@@ -193,13 +187,8 @@ impl MetadataStore {
             return Ok(());
         }
         let values: Vec<Vec<u8>> = records.iter().map(MetadataRecord::encode).collect();
-        let inputs: Vec<RecordInput<'_>> = values
-            .iter()
-            .map(|value| RecordInput {
-                key: None,
-                value: Some(value),
-            })
-            .collect();
+        let inputs: Vec<RecordInput<'_>> =
+            values.iter().map(|value| RecordInput { key: None, value: Some(value) }).collect();
         let batch = build_uncompressed_batch(&inputs, self.clock.now_ms()).freeze();
         let header = BatchHeader::parse(&batch).expect("built batch has a header");
         let log = Arc::clone(&self.log);
@@ -220,7 +209,7 @@ impl MetadataStore {
 
     /// fsyncs the metadata log (shutdown).
     pub fn shutdown(&self) -> Result<()> {
-        self.log.close("broker shutting down");
+        self.log.close(crate::log::partition_log::Closed::ShuttingDown);
         self.log.persist_and_flush()
     }
 }
@@ -228,8 +217,8 @@ impl MetadataStore {
 /// Replays every record of the metadata log into a fresh image.
 fn replay_log(log: &PartitionLog) -> Result<MetadataImage> {
     let mut image = MetadataImage::default();
-    let mut offset = log.offsets().log_start_offset;
-    let end = log.offsets().log_end_offset;
+    let offsets = log.offsets();
+    let (mut offset, end) = (offsets.log_start_offset, offsets.log_end_offset);
     while offset < end {
         let read = log.read(LogRead {
             offset,
@@ -249,9 +238,7 @@ fn replay_log(log: &PartitionLog) -> Result<MetadataImage> {
 fn replay_batches(image: &mut MetadataImage, mut batches: &[u8], from: i64) -> Result<i64> {
     let mut next = from;
     while let Some(header) = BatchHeader::parse(batches) {
-        let size = header
-            .size()
-            .ok_or_else(|| Error::Internal("metadata batch length".into()))?;
+        let size = header.size().ok_or_else(|| Error::Internal("metadata batch length".into()))?;
         let batch = Bytes::copy_from_slice(&batches[..size]);
         let mut failure = None;
         visit_records(&batch, |record| {
@@ -265,10 +252,7 @@ fn replay_batches(image: &mut MetadataImage, mut batches: &[u8], from: i64) -> R
             match decoded.and_then(|decoded| image.replay(record.offset, decoded)) {
                 Ok(()) => std::ops::ControlFlow::Continue(()),
                 Err(error) => {
-                    failure = Some(format!(
-                        "metadata record at offset {}: {error}",
-                        record.offset
-                    ));
+                    failure = Some(format!("metadata record at offset {}: {error}", record.offset));
                     std::ops::ControlFlow::Break(())
                 }
             }
@@ -287,11 +271,7 @@ mod tests {
     use super::*;
 
     fn settings() -> MetadataSettings {
-        MetadataSettings {
-            node_id: 1,
-            default_partitions: 2,
-            default_replication_factor: 1,
-        }
+        MetadataSettings { node_id: 1, default_partitions: 2, default_replication_factor: 1 }
     }
 
     #[tokio::test]
@@ -301,26 +281,17 @@ mod tests {
             let store = MetadataStore::open(dir.path(), settings(), Clock::system()).unwrap();
             let specs = [
                 TopicSpec::with_defaults("a"),
-                TopicSpec {
-                    num_partitions: 5,
-                    ..TopicSpec::with_defaults("b")
-                },
+                TopicSpec { num_partitions: 5, ..TopicSpec::with_defaults("b") },
             ];
             let results = store.create_topics(&specs, false).await;
             assert!(results.iter().all(Result::is_ok));
             let deleted = store
-                .delete_topics(&[
-                    TopicTarget::Name("a".into()),
-                    TopicTarget::Name("zz".into()),
-                ])
+                .delete_topics(&[TopicTarget::Name("a".into()), TopicTarget::Name("zz".into())])
                 .await;
             assert!(deleted[0].is_ok());
             assert_eq!(deleted[1].as_ref().unwrap_err().code(), 3);
             store.shutdown().unwrap();
-            (
-                results[1].as_ref().unwrap().topic_id,
-                store.cluster_id().to_owned(),
-            )
+            (results[1].as_ref().unwrap().topic_id, store.cluster_id().to_owned())
         };
         let store = MetadataStore::open(dir.path(), settings(), Clock::system()).unwrap();
         assert_eq!(store.cluster_id(), cluster_id);
@@ -329,29 +300,19 @@ mod tests {
         let b = image.topic("b").unwrap();
         assert_eq!(b.topic_id, created_id);
         assert_eq!(b.partition_count(), 5);
-        let again = store
-            .create_topics(&[TopicSpec::with_defaults("a")], false)
-            .await;
-        assert_eq!(
-            again[0].as_ref().unwrap().partition_count(),
-            2,
-            "the name is free again"
-        );
+        let again = store.create_topics(&[TopicSpec::with_defaults("a")], false).await;
+        assert_eq!(again[0].as_ref().unwrap().partition_count(), 2, "the name is free again");
     }
 
     #[tokio::test]
     async fn validate_only_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = MetadataStore::open(dir.path(), settings(), Clock::system()).unwrap();
-        let results = store
-            .create_topics(&[TopicSpec::with_defaults("v")], true)
-            .await;
+        let results = store.create_topics(&[TopicSpec::with_defaults("v")], true).await;
         assert!(results[0].is_ok());
         assert!(store.image().topic("v").is_none());
         assert_eq!(
-            store
-                .delete_topics(&[TopicTarget::Id(Uuid::new_v4())])
-                .await[0]
+            store.delete_topics(&[TopicTarget::Id(Uuid::new_v4())]).await[0]
                 .as_ref()
                 .unwrap_err()
                 .code(),

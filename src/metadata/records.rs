@@ -32,26 +32,10 @@ pub const RESOURCE_TYPE_BROKER: i8 = 4;
 /// One change to the cluster metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
-    Topic {
-        name: String,
-        topic_id: Uuid,
-    },
-    Partition {
-        topic_id: Uuid,
-        partition: i32,
-        replicas: Vec<i32>,
-        leader: i32,
-        leader_epoch: i32,
-    },
-    Config {
-        resource_type: i8,
-        resource_name: String,
-        name: String,
-        value: Option<String>,
-    },
-    RemoveTopic {
-        topic_id: Uuid,
-    },
+    Topic { name: String, topic_id: Uuid },
+    Partition { topic_id: Uuid, partition: i32, replicas: Vec<i32>, leader: i32, leader_epoch: i32 },
+    Config { resource_type: i8, resource_name: String, name: String, value: Option<String> },
+    RemoveTopic { topic_id: Uuid },
 }
 
 impl MetadataRecord {
@@ -71,30 +55,17 @@ impl MetadataRecord {
                 put_string(&mut out, Some(name));
                 out.extend_from_slice(topic_id.as_bytes());
             }
-            Self::Partition {
-                topic_id,
-                partition,
-                replicas,
-                leader,
-                leader_epoch,
-            } => {
+            Self::Partition { topic_id, partition, replicas, leader, leader_epoch } => {
                 put_header(&mut out, PARTITION_RECORD);
                 out.extend_from_slice(topic_id.as_bytes());
                 out.extend_from_slice(&partition.to_be_bytes());
                 let count = i32::try_from(replicas.len()).expect("replica count fits i32");
                 out.extend_from_slice(&count.to_be_bytes());
-                replicas
-                    .iter()
-                    .for_each(|replica| out.extend_from_slice(&replica.to_be_bytes()));
+                replicas.iter().for_each(|replica| out.extend_from_slice(&replica.to_be_bytes()));
                 out.extend_from_slice(&leader.to_be_bytes());
                 out.extend_from_slice(&leader_epoch.to_be_bytes());
             }
-            Self::Config {
-                resource_type,
-                resource_name,
-                name,
-                value,
-            } => {
+            Self::Config { resource_type, resource_name, name, value } => {
                 put_header(&mut out, CONFIG_RECORD);
                 out.extend_from_slice(&resource_type.to_be_bytes());
                 put_string(&mut out, Some(resource_name));
@@ -118,15 +89,10 @@ impl MetadataRecord {
         let record_type = i16::from_be_bytes(reader.take()?);
         let version = i16::from_be_bytes(reader.take()?);
         if version != RECORD_VERSION {
-            return Err(format!(
-                "unknown version {version} of metadata record type {record_type}"
-            ));
+            return Err(format!("unknown version {version} of metadata record type {record_type}"));
         }
         let record = match record_type {
-            TOPIC_RECORD => Self::Topic {
-                name: reader.string()?,
-                topic_id: reader.uuid()?,
-            },
+            TOPIC_RECORD => Self::Topic { name: reader.string()?, topic_id: reader.uuid()? },
             PARTITION_RECORD => Self::Partition {
                 topic_id: reader.uuid()?,
                 partition: reader.i32()?,
@@ -147,9 +113,7 @@ impl MetadataRecord {
                 name: reader.string()?,
                 value: reader.nullable_string()?,
             },
-            REMOVE_TOPIC_RECORD => Self::RemoveTopic {
-                topic_id: reader.uuid()?,
-            },
+            REMOVE_TOPIC_RECORD => Self::RemoveTopic { topic_id: reader.uuid()? },
             other => return Err(format!("unknown metadata record type {other}")),
         };
         if !reader.bytes.is_empty() {
@@ -206,8 +170,7 @@ impl Reader<'_> {
     }
 
     fn string(&mut self) -> Result<String, String> {
-        self.nullable_string()?
-            .ok_or_else(|| "unexpected null metadata string".into())
+        self.nullable_string()?.ok_or_else(|| "unexpected null metadata string".into())
     }
 }
 
@@ -219,10 +182,7 @@ mod tests {
     fn records_round_trip() {
         let topic_id = Uuid::new_v4();
         let records = [
-            MetadataRecord::Topic {
-                name: "orders".into(),
-                topic_id,
-            },
+            MetadataRecord::Topic { name: "orders".into(), topic_id },
             MetadataRecord::Partition {
                 topic_id,
                 partition: 3,
@@ -260,10 +220,7 @@ mod tests {
         }
         .encode();
         for cut in 0..encoded.len() {
-            assert!(
-                MetadataRecord::decode(&encoded[..cut]).is_err(),
-                "cut {cut}"
-            );
+            assert!(MetadataRecord::decode(&encoded[..cut]).is_err(), "cut {cut}");
         }
         let mut trailing = encoded.clone();
         trailing.push(0);

@@ -58,10 +58,8 @@ pub struct TopicPlan {
 
 impl TopicPlan {
     pub fn records(&self) -> Vec<MetadataRecord> {
-        let mut records = vec![MetadataRecord::Topic {
-            name: self.name.clone(),
-            topic_id: self.topic_id,
-        }];
+        let mut records =
+            vec![MetadataRecord::Topic { name: self.name.clone(), topic_id: self.topic_id }];
         for (partition, replicas) in self.replicas.iter().enumerate() {
             records.push(MetadataRecord::Partition {
                 topic_id: self.topic_id,
@@ -87,9 +85,9 @@ impl TopicPlan {
     }
 
     pub fn replication_factor(&self) -> i16 {
-        self.replicas.first().map_or(0, |replicas| {
-            i16::try_from(replicas.len()).unwrap_or(i16::MAX)
-        })
+        self.replicas
+            .first()
+            .map_or(0, |replicas| i16::try_from(replicas.len()).unwrap_or(i16::MAX))
     }
 }
 
@@ -118,13 +116,7 @@ pub fn plan_creations(
     let mut planned_partitions = context.image.total_partitions();
     let mut plans = Vec::with_capacity(specs.len());
     for spec in specs {
-        let plan = plan_one(
-            context,
-            spec,
-            &taken_names,
-            &collision_keys,
-            planned_partitions,
-        );
+        let plan = plan_one(context, spec, &taken_names, &collision_keys, planned_partitions);
         if let Ok(plan) = &plan {
             taken_names.insert(plan.name.clone());
             collision_keys.insert(topic_name::collision_key(&plan.name), plan.name.clone());
@@ -143,6 +135,7 @@ fn plan_one(
     planned_partitions: usize,
 ) -> Result<TopicPlan> {
     topic_name::validate(&spec.name)?;
+    topic_name::check_creatable(&spec.name)?;
     if context.image.topic(&spec.name).is_some() || taken_names.contains(&spec.name) {
         return Err(Error::TopicAlreadyExists(spec.name.clone()));
     }
@@ -164,12 +157,7 @@ fn plan_one(
         )));
     }
     let configs = validate_configs(&spec.configs)?;
-    Ok(TopicPlan {
-        name: spec.name.clone(),
-        topic_id: new_topic_id(),
-        replicas,
-        configs,
-    })
+    Ok(TopicPlan { name: spec.name.clone(), topic_id: new_topic_id(), replicas, configs })
 }
 
 fn default_assignment(context: &CreationContext<'_>, spec: &TopicSpec) -> Result<Vec<Vec<i32>>> {
@@ -275,9 +263,7 @@ fn validate_configs(configs: &[(String, Option<String>)]) -> Result<BTreeMap<Str
         topic_config::validate(name, value.as_deref())?;
         let value = value.clone().expect("validate refuses null");
         if validated.insert(name.clone(), value).is_some() {
-            return Err(Error::InvalidRequest(format!(
-                "Duplicate config key {name}"
-            )));
+            return Err(Error::InvalidRequest(format!("Duplicate config key {name}")));
         }
     }
     Ok(validated)
@@ -322,10 +308,7 @@ mod tests {
 
     #[test]
     fn defaults_and_explicit_counts() {
-        let plans = plan(
-            &MetadataImage::default(),
-            &[spec("a", -1, -1), spec("b", 6, 1)],
-        );
+        let plans = plan(&MetadataImage::default(), &[spec("a", -1, -1), spec("b", 6, 1)]);
         assert_eq!(plans[0].as_ref().unwrap().partition_count(), 3);
         assert_eq!(plans[1].as_ref().unwrap().partition_count(), 6);
         assert_eq!(plans[1].as_ref().unwrap().replicas[5], vec![1]);
@@ -344,17 +327,14 @@ mod tests {
             (spec("factor0", 1, 0), 38),
             (spec("factor3", 1, 3), 38),
         ];
+        let cases = cases.into_iter().chain([(spec("__cluster_metadata", 1, 1), 42)]);
         for (spec, expected) in cases {
             let results = plan(&image, std::slice::from_ref(&spec));
             assert_eq!(code(&results[0]), expected, "{}", spec.name);
         }
         let factor = plan(&image, &[spec("f", 1, 3)]);
         assert!(
-            factor[0]
-                .as_ref()
-                .unwrap_err()
-                .to_string()
-                .contains("only 1 broker(s) are registered")
+            factor[0].as_ref().unwrap_err().to_string().contains("only 1 broker(s) are registered")
         );
     }
 
@@ -382,10 +362,7 @@ mod tests {
         let with = |assignments: Vec<(i32, Vec<i32>)>, partitions, factor| TopicSpec {
             assignments: assignments
                 .into_iter()
-                .map(|(partition, broker_ids)| ReplicaAssignment {
-                    partition,
-                    broker_ids,
-                })
+                .map(|(partition, broker_ids)| ReplicaAssignment { partition, broker_ids })
                 .collect(),
             ..spec("m", partitions, factor)
         };
@@ -396,30 +373,12 @@ mod tests {
                 .partition_count(),
             2
         );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![(0, vec![1])], 1, -1)])[0]),
-            42
-        );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![(0, vec![1])], -1, 1)])[0]),
-            42
-        );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![(1, vec![1])], -1, -1)])[0]),
-            39
-        );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![(0, vec![2])], -1, -1)])[0]),
-            39
-        );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![(0, vec![])], -1, -1)])[0]),
-            39
-        );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![(0, vec![1, 1])], -1, -1)])[0]),
-            39
-        );
+        assert_eq!(code(&plan(&image, &[with(vec![(0, vec![1])], 1, -1)])[0]), 42);
+        assert_eq!(code(&plan(&image, &[with(vec![(0, vec![1])], -1, 1)])[0]), 42);
+        assert_eq!(code(&plan(&image, &[with(vec![(1, vec![1])], -1, -1)])[0]), 39);
+        assert_eq!(code(&plan(&image, &[with(vec![(0, vec![2])], -1, -1)])[0]), 39);
+        assert_eq!(code(&plan(&image, &[with(vec![(0, vec![])], -1, -1)])[0]), 39);
+        assert_eq!(code(&plan(&image, &[with(vec![(0, vec![1, 1])], -1, -1)])[0]), 39);
     }
 
     #[test]
@@ -434,18 +393,9 @@ mod tests {
         };
         let ok = plan(&image, &[with(vec![("cleanup.policy", Some("compact"))])]);
         assert_eq!(ok[0].as_ref().unwrap().configs["cleanup.policy"], "compact");
-        assert_eq!(
-            code(&plan(&image, &[with(vec![("nope", Some("1"))])])[0]),
-            40
-        );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![("segment.bytes", Some("x"))])])[0]),
-            40
-        );
-        assert_eq!(
-            code(&plan(&image, &[with(vec![("segment.bytes", None)])])[0]),
-            40
-        );
+        assert_eq!(code(&plan(&image, &[with(vec![("nope", Some("1"))])])[0]), 40);
+        assert_eq!(code(&plan(&image, &[with(vec![("segment.bytes", Some("x"))])])[0]), 40);
+        assert_eq!(code(&plan(&image, &[with(vec![("segment.bytes", None)])])[0]), 40);
     }
 
     #[test]

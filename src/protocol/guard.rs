@@ -7,10 +7,12 @@
 //!
 //! So before a body reaches the crate, [`check`] walks it with a compact description of the
 //! request's schema ([`RequestShape`]): every array length is checked against the bytes left in
-//! the frame (each element takes at least one byte), and the exact memory the decoder would
-//! reserve (`length * size_of::<Element>()`, summed over all arrays) is checked against
-//! [`DECODED_ARRAY_BYTES_MAX`]. Strings and byte fields are zero-copy slices of the frame in the
-//! crate, so only arrays reserve memory.
+//! the frame (each element takes at least one byte), and the memory the decoder would reserve
+//! is summed and checked against [`DECODED_ARRAY_BYTES_MAX`]: `length * size_of::<Element>()`
+//! for every array, and [`TAGGED_FIELD_BYTES`] for every tagged field (the crate keeps unknown
+//! ones in a map). Strings and byte fields are zero-copy slices of the frame. The request
+//! header's tagged fields are walked the same way ([`check_header`]) before the header is
+//! decoded.
 //!
 //! The walker accepts null for every nullable-looking field and leaves semantic checks to the
 //! crate; it only has to agree with the crate on *where* each field is. The unit tests encode
@@ -26,6 +28,9 @@ use kafka_protocol::messages::{
 
 use crate::limits::DECODED_ARRAY_BYTES_MAX;
 
+/// What one decoded tagged field costs: a map entry holding the tag and a `Bytes` slice.
+pub const TAGGED_FIELD_BYTES: u64 = 64;
+
 /// Why a body was refused before decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GuardError {
@@ -33,7 +38,7 @@ pub enum GuardError {
     Truncated,
     #[error("array of {length} elements with only {remaining} bytes left in the frame")]
     ArrayLength { length: u64, remaining: usize },
-    #[error("arrays would reserve {bytes} bytes, over the limit of {DECODED_ARRAY_BYTES_MAX}")]
+    #[error("decoding would reserve {bytes} bytes, over the limit of {DECODED_ARRAY_BYTES_MAX}")]
     ArrayMemory { bytes: u64 },
     #[error("negative length {0}")]
     NegativeLength(i64),
@@ -81,17 +86,11 @@ const fn field(ty: Ty, min: i16, max: i16) -> Field {
 const ALL: i16 = i16::MAX;
 
 const fn structs<T>(fields: &'static [Field]) -> Ty {
-    Ty::StructArray {
-        fields,
-        element_size: size_of::<T>(),
-    }
+    Ty::StructArray { fields, element_size: size_of::<T>() }
 }
 
 const fn values<T>(element: &'static Ty) -> Ty {
-    Ty::ValueArray {
-        element,
-        element_size: size_of::<T>(),
-    }
+    Ty::ValueArray { element, element_size: size_of::<T>() }
 }
 
 /// The layout of one request body.
@@ -102,10 +101,11 @@ pub struct RequestShape {
     fields: &'static [Field],
 }
 
-/// The shape of `api_key`'s request body, or `None` when the request has no arrays at all and
-/// so cannot make the decoder reserve memory from a wire length.
+/// The shape of `api_key`'s request body; every served API has one.
 pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
     match api_key {
+        ApiKey::ApiVersions => Some(&API_VERSIONS),
+        ApiKey::DescribeCluster => Some(&DESCRIBE_CLUSTER),
         ApiKey::Metadata => Some(&METADATA),
         ApiKey::Produce => Some(&PRODUCE),
         ApiKey::Fetch => Some(&FETCH),
@@ -116,20 +116,21 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
     }
 }
 
-/// Whether `api_key`'s request is known to hold no arrays (so needs no walk).
-pub fn is_array_free(api_key: ApiKey) -> bool {
-    matches!(api_key, ApiKey::ApiVersions | ApiKey::DescribeCluster)
-}
+static API_VERSIONS: RequestShape = RequestShape {
+    flexible_min: 3,
+    fields: &[field(Ty::String, 3, ALL), field(Ty::String, 3, ALL)],
+};
+
+static DESCRIBE_CLUSTER: RequestShape = RequestShape {
+    flexible_min: 0,
+    fields: &[field(Ty::Bool, 0, ALL), field(Ty::Int8, 1, ALL), field(Ty::Bool, 2, ALL)],
+};
 
 static METADATA_TOPIC: [Field; 2] = [field(Ty::Uuid, 10, ALL), field(Ty::String, 0, ALL)];
 static METADATA: RequestShape = RequestShape {
     flexible_min: 9,
     fields: &[
-        field(
-            structs::<metadata_request::MetadataRequestTopic>(&METADATA_TOPIC),
-            0,
-            ALL,
-        ),
+        field(structs::<metadata_request::MetadataRequestTopic>(&METADATA_TOPIC), 0, ALL),
         field(Ty::Bool, 4, ALL),
         field(Ty::Bool, 8, 10),
         field(Ty::Bool, 8, ALL),
@@ -140,11 +141,7 @@ static PRODUCE_PARTITION: [Field; 2] = [field(Ty::Int32, 0, ALL), field(Ty::Byte
 static PRODUCE_TOPIC: [Field; 3] = [
     field(Ty::String, 0, 12),
     field(Ty::Uuid, 13, ALL),
-    field(
-        structs::<produce_request::PartitionProduceData>(&PRODUCE_PARTITION),
-        0,
-        ALL,
-    ),
+    field(structs::<produce_request::PartitionProduceData>(&PRODUCE_PARTITION), 0, ALL),
 ];
 static PRODUCE: RequestShape = RequestShape {
     flexible_min: 9,
@@ -152,11 +149,7 @@ static PRODUCE: RequestShape = RequestShape {
         field(Ty::String, 0, ALL),
         field(Ty::Int16, 0, ALL),
         field(Ty::Int32, 0, ALL),
-        field(
-            structs::<produce_request::TopicProduceData>(&PRODUCE_TOPIC),
-            0,
-            ALL,
-        ),
+        field(structs::<produce_request::TopicProduceData>(&PRODUCE_TOPIC), 0, ALL),
     ],
 };
 
@@ -171,17 +164,10 @@ static FETCH_PARTITION: [Field; 6] = [
 static FETCH_TOPIC: [Field; 3] = [
     field(Ty::String, 0, 12),
     field(Ty::Uuid, 13, ALL),
-    field(
-        structs::<fetch_request::FetchPartition>(&FETCH_PARTITION),
-        0,
-        ALL,
-    ),
+    field(structs::<fetch_request::FetchPartition>(&FETCH_PARTITION), 0, ALL),
 ];
-static FORGOTTEN_TOPIC: [Field; 3] = [
-    field(Ty::String, 7, 12),
-    field(Ty::Uuid, 13, ALL),
-    field(values::<i32>(&Ty::Int32), 7, ALL),
-];
+static FORGOTTEN_TOPIC: [Field; 3] =
+    [field(Ty::String, 7, 12), field(Ty::Uuid, 13, ALL), field(values::<i32>(&Ty::Int32), 7, ALL)];
 static FETCH: RequestShape = RequestShape {
     flexible_min: 12,
     fields: &[
@@ -193,11 +179,7 @@ static FETCH: RequestShape = RequestShape {
         field(Ty::Int32, 7, ALL),
         field(Ty::Int32, 7, ALL),
         field(structs::<fetch_request::FetchTopic>(&FETCH_TOPIC), 0, ALL),
-        field(
-            structs::<fetch_request::ForgottenTopic>(&FORGOTTEN_TOPIC),
-            7,
-            ALL,
-        ),
+        field(structs::<fetch_request::ForgottenTopic>(&FORGOTTEN_TOPIC), 7, ALL),
         field(Ty::String, 11, ALL),
     ],
 };
@@ -210,30 +192,20 @@ static LIST_OFFSETS_PARTITION: [Field; 4] = [
 ];
 static LIST_OFFSETS_TOPIC: [Field; 2] = [
     field(Ty::String, 0, ALL),
-    field(
-        structs::<list_offsets_request::ListOffsetsPartition>(&LIST_OFFSETS_PARTITION),
-        0,
-        ALL,
-    ),
+    field(structs::<list_offsets_request::ListOffsetsPartition>(&LIST_OFFSETS_PARTITION), 0, ALL),
 ];
 static LIST_OFFSETS: RequestShape = RequestShape {
     flexible_min: 6,
     fields: &[
         field(Ty::Int32, 0, ALL),
         field(Ty::Int8, 2, ALL),
-        field(
-            structs::<list_offsets_request::ListOffsetsTopic>(&LIST_OFFSETS_TOPIC),
-            0,
-            ALL,
-        ),
+        field(structs::<list_offsets_request::ListOffsetsTopic>(&LIST_OFFSETS_TOPIC), 0, ALL),
         field(Ty::Int32, 10, ALL),
     ],
 };
 
-static CREATABLE_ASSIGNMENT: [Field; 2] = [
-    field(Ty::Int32, 0, ALL),
-    field(values::<BrokerId>(&Ty::Int32), 0, ALL),
-];
+static CREATABLE_ASSIGNMENT: [Field; 2] =
+    [field(Ty::Int32, 0, ALL), field(values::<BrokerId>(&Ty::Int32), 0, ALL)];
 static CREATABLE_CONFIG: [Field; 2] = [field(Ty::String, 0, ALL), field(Ty::String, 0, ALL)];
 static CREATABLE_TOPIC: [Field; 5] = [
     field(Ty::String, 0, ALL),
@@ -244,20 +216,12 @@ static CREATABLE_TOPIC: [Field; 5] = [
         0,
         ALL,
     ),
-    field(
-        structs::<create_topics_request::CreatableTopicConfig>(&CREATABLE_CONFIG),
-        0,
-        ALL,
-    ),
+    field(structs::<create_topics_request::CreatableTopicConfig>(&CREATABLE_CONFIG), 0, ALL),
 ];
 static CREATE_TOPICS: RequestShape = RequestShape {
     flexible_min: 5,
     fields: &[
-        field(
-            structs::<create_topics_request::CreatableTopic>(&CREATABLE_TOPIC),
-            0,
-            ALL,
-        ),
+        field(structs::<create_topics_request::CreatableTopic>(&CREATABLE_TOPIC), 0, ALL),
         field(Ty::Int32, 0, ALL),
         field(Ty::Bool, 1, ALL),
     ],
@@ -267,15 +231,29 @@ static DELETE_TOPIC_STATE: [Field; 2] = [field(Ty::String, 6, ALL), field(Ty::Uu
 static DELETE_TOPICS: RequestShape = RequestShape {
     flexible_min: 4,
     fields: &[
-        field(
-            structs::<delete_topics_request::DeleteTopicState>(&DELETE_TOPIC_STATE),
-            6,
-            ALL,
-        ),
+        field(structs::<delete_topics_request::DeleteTopicState>(&DELETE_TOPIC_STATE), 6, ALL),
         field(values::<TopicName>(&Ty::String), 0, 5),
         field(Ty::Int32, 0, ALL),
     ],
 };
+
+/// Walks a frame's request header: api key, version, correlation id, client id (always a
+/// non-compact string) and, in header v2, tagged fields. The caller has checked that the frame
+/// holds at least the first two fields.
+pub fn check_header(frame: &[u8], header_version: i16) -> Result<u64, GuardError> {
+    let mut walker =
+        Walker { body: frame, position: 0, version: 0, flexible: false, reserved_bytes: 0 };
+    walker.walk_fields(&[
+        field(Ty::Int16, 0, ALL),
+        field(Ty::Int16, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::String, 0, ALL),
+    ])?;
+    if header_version >= 2 {
+        walker.skip_tagged_fields()?;
+    }
+    Ok(walker.reserved_bytes)
+}
 
 /// Walks `body` (the bytes after the request header) as a `version` request of `shape`.
 /// Returns the bytes the decoder will reserve for arrays.
@@ -314,10 +292,7 @@ impl Walker<'_> {
 
     fn take<const N: usize>(&mut self) -> Result<[u8; N], GuardError> {
         let end = self.position.checked_add(N).ok_or(GuardError::Truncated)?;
-        let bytes = self
-            .body
-            .get(self.position..end)
-            .ok_or(GuardError::Truncated)?;
+        let bytes = self.body.get(self.position..end).ok_or(GuardError::Truncated)?;
         self.position = end;
         Ok(bytes.try_into().expect("slice of length N"))
     }
@@ -351,6 +326,7 @@ impl Walker<'_> {
 
     fn skip_tagged_fields(&mut self) -> Result<(), GuardError> {
         let count = self.unsigned_varint()?;
+        self.reserve(u64::from(count).saturating_mul(TAGGED_FIELD_BYTES))?;
         for _ in 0..count {
             let _tag = self.unsigned_varint()?;
             let size = self.unsigned_varint()?;
@@ -376,17 +352,11 @@ impl Walker<'_> {
                     self.length(|walker| Ok(i64::from(i32::from_be_bytes(walker.take()?))))?;
                 self.skip(length)
             }
-            Ty::StructArray {
-                fields,
-                element_size,
-            } => {
+            Ty::StructArray { fields, element_size } => {
                 let count = self.array_length(element_size)?;
                 (0..count).try_for_each(|_| self.walk_fields(fields))
             }
-            Ty::ValueArray {
-                element,
-                element_size,
-            } => {
+            Ty::ValueArray { element, element_size } => {
                 let count = self.array_length(element_size)?;
                 (0..count).try_for_each(|_| self.walk(element))
             }
@@ -399,11 +369,8 @@ impl Walker<'_> {
         &mut self,
         read: impl FnOnce(&mut Self) -> Result<i64, GuardError>,
     ) -> Result<usize, GuardError> {
-        let length = if self.flexible {
-            i64::from(self.unsigned_varint()?) - 1
-        } else {
-            read(self)?
-        };
+        let length =
+            if self.flexible { i64::from(self.unsigned_varint()?) - 1 } else { read(self)? };
         match length {
             -1 => Ok(0),
             length if length < -1 => Err(GuardError::NegativeLength(length)),
@@ -419,14 +386,16 @@ impl Walker<'_> {
                 remaining: self.remaining(),
             });
         }
-        let bytes = (count as u64).saturating_mul(element_size as u64);
+        self.reserve((count as u64).saturating_mul(element_size as u64))?;
+        Ok(count)
+    }
+
+    fn reserve(&mut self, bytes: u64) -> Result<(), GuardError> {
         self.reserved_bytes = self.reserved_bytes.saturating_add(bytes);
         if self.reserved_bytes > DECODED_ARRAY_BYTES_MAX {
-            return Err(GuardError::ArrayMemory {
-                bytes: self.reserved_bytes,
-            });
+            return Err(GuardError::ArrayMemory { bytes: self.reserved_bytes });
         }
-        Ok(count)
+        Ok(())
     }
 }
 

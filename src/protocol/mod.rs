@@ -46,13 +46,11 @@ pub fn parse_request_frame(mut frame: Bytes) -> Result<RequestFrame, DecodeError
     let api_key_value = i16::from_be_bytes([frame[0], frame[1]]);
     let api_key =
         ApiKey::try_from(api_key_value).map_err(|_| DecodeError::UnknownApiKey(api_key_value))?;
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let _reserved_bytes = guard::check_header(&frame, api_key.request_header_version(version))?;
     let header = kafka_protocol::protocol::decode_request_header_from_buffer(&mut frame)
         .map_err(DecodeError::Header)?;
-    Ok(RequestFrame {
-        api_key,
-        header,
-        body: frame,
-    })
+    Ok(RequestFrame { api_key, header, body: frame })
 }
 
 /// Decodes a request body after the hostile-length guard has walked it.
@@ -61,15 +59,8 @@ pub fn decode_body<T: Decodable>(
     version: i16,
     mut body: Bytes,
 ) -> Result<T, DecodeError> {
-    match guard::shape(api_key) {
-        Some(shape) => {
-            let _reserved_bytes = guard::check(shape, version, &body)?;
-        }
-        None => assert!(
-            guard::is_array_free(api_key),
-            "{api_key:?} has no guard shape"
-        ),
-    }
+    let shape = guard::shape(api_key).expect("every served api has a guard shape");
+    let _reserved_bytes = guard::check(shape, version, &body)?;
     T::decode(&mut body, version).map_err(DecodeError::Body)
 }
 

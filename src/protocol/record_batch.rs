@@ -26,7 +26,15 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::error::{Error, Result};
-use crate::limits::{BATCH_HEADER_SIZE, LOG_OVERHEAD};
+use crate::limits::{BATCH_HEADER_SIZE, DECOMPRESSED_BATCH_BYTES_MAX, LOG_OVERHEAD};
+
+/// The smallest record: length, attributes, timestamp delta, offset delta, key length, value
+/// length and header count, one byte each.
+const RECORD_SIZE_MIN: usize = 7;
+
+/// The most records a compressed batch may declare: as many minimal records as fit in the
+/// largest decompressed batch the broker would ever read.
+pub const RECORDS_PER_COMPRESSED_BATCH_MAX: usize = DECOMPRESSED_BATCH_BYTES_MAX / RECORD_SIZE_MIN;
 
 pub const BASE_OFFSET_OFFSET: usize = 0;
 pub const BATCH_LENGTH_OFFSET: usize = 8;
@@ -174,10 +182,7 @@ pub fn verify_stored_batch(batch: &[u8]) -> Result<BatchHeader> {
         return Err(Error::CorruptMessage(format!("magic {}", header.magic)));
     }
     if header.size() != Some(batch.len()) {
-        return Err(Error::CorruptMessage(format!(
-            "batchLength {}",
-            header.batch_length
-        )));
+        return Err(Error::CorruptMessage(format!("batchLength {}", header.batch_length)));
     }
     if compute_crc(batch) != header.crc {
         return Err(Error::CorruptMessage("CRC-32C mismatch".into()));
@@ -194,10 +199,17 @@ pub struct ProduceLimits {
     pub produce_version: i16,
 }
 
-/// Validates the record bytes a client sent for one partition, header only, in the order
-/// Kafka checks (`ProduceRequest.validateRecords`, `UnifiedLog.analyzeAndValidateRecords`,
+/// Validates the record bytes a client sent for one partition in the order Kafka checks
+/// (`ProduceRequest.validateRecords`, `UnifiedLog.analyzeAndValidateRecords`,
 /// `LogValidator.validateBatch`): exactly one v2 batch, base offset 0, size within
 /// `max.message.bytes`, CRC, record count, codec, no control batch, producer fields.
+///
+/// The records of an uncompressed batch are walked (count and offset deltas, as Kafka does).
+/// A compressed batch is not decompressed — the append path stays copy- and
+/// decompression-free — so its declared count is only bounded by what its records could
+/// decompress to ([`RECORDS_PER_COMPRESSED_BATCH_MAX`]); Kafka decompresses to check it
+/// exactly. A client that lies about a compressed batch's count only misleads its own
+/// consumers.
 pub fn validate_produced_batch(records: &[u8], limits: ProduceLimits) -> Result<BatchHeader> {
     let header = single_batch_header(records)?;
     if header.base_offset != 0 {
@@ -207,10 +219,7 @@ pub fn validate_produced_batch(records: &[u8], limits: ProduceLimits) -> Result<
         )));
     }
     if records.len() > limits.max_message_bytes {
-        return Err(Error::MessageTooLarge {
-            size: records.len(),
-            max: limits.max_message_bytes,
-        });
+        return Err(Error::MessageTooLarge { size: records.len(), max: limits.max_message_bytes });
     }
     if compute_crc(records) != header.crc {
         return Err(Error::CorruptMessage(format!(
@@ -220,6 +229,21 @@ pub fn validate_produced_batch(records: &[u8], limits: ProduceLimits) -> Result<
         )));
     }
     validate_batch_fields(&header, limits)?;
+    if header.compression() == Some(Compression::None) {
+        crate::protocol::records::check_uncompressed_records(records).map_err(
+            |error| match error {
+                Error::CorruptMessage(reason) => Error::InvalidRecord(reason),
+                other => other,
+            },
+        )?;
+    } else if usize::try_from(header.records_count).unwrap_or(usize::MAX)
+        > RECORDS_PER_COMPRESSED_BATCH_MAX
+    {
+        return Err(Error::InvalidRecord(format!(
+            "a compressed batch cannot hold the {} records it declares",
+            header.records_count
+        )));
+    }
     Ok(header)
 }
 
@@ -278,9 +302,7 @@ fn validate_batch_fields(header: &BatchHeader, limits: ProduceLimits) -> Result<
         Some(_) => {}
     }
     if header.is_control() {
-        return Err(Error::InvalidRecord(
-            "clients may not write control batches".into(),
-        ));
+        return Err(Error::InvalidRecord("clients may not write control batches".into()));
     }
     if header.producer_id >= 0 && header.base_sequence < 0 {
         return Err(Error::InvalidRecord(format!(
@@ -306,27 +328,36 @@ pub struct HeaderRewrite {
 }
 
 /// Returns a copy of `batch`'s header with offsets (and, for LogAppendTime, the timestamp)
-/// assigned. The records after the header are unchanged, so the caller writes
+/// assigned; only a timestamp-type change needs a new CRC. The records after the header are unchanged, so the caller writes
 /// `[returned header] + batch[61..]` without copying record bytes.
 pub fn rewrite_header(batch: &[u8], rewrite: HeaderRewrite) -> [u8; BATCH_HEADER_SIZE] {
-    let mut header: [u8; BATCH_HEADER_SIZE] = batch[..BATCH_HEADER_SIZE]
-        .try_into()
-        .expect("batch holds a whole header");
+    let mut header: [u8; BATCH_HEADER_SIZE] =
+        batch[..BATCH_HEADER_SIZE].try_into().expect("batch holds a whole header");
     header[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8]
         .copy_from_slice(&rewrite.base_offset.to_be_bytes());
     header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
         .copy_from_slice(&rewrite.partition_leader_epoch.to_be_bytes());
-    if let Some(now_ms) = rewrite.log_append_time_ms {
-        let attributes = read_i16(&header, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_BIT;
-        header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-        header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-            .copy_from_slice(&now_ms.to_be_bytes());
-        let crc = crc32c::crc32c_append(
-            crc32c::crc32c(&header[ATTRIBUTES_OFFSET..]),
-            &batch[BATCH_HEADER_SIZE..],
-        );
-        header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    let attributes = read_i16(&header, ATTRIBUTES_OFFSET);
+    match rewrite.log_append_time_ms {
+        Some(now_ms) => {
+            header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+                .copy_from_slice(&(attributes | TIMESTAMP_TYPE_BIT).to_be_bytes());
+            header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+                .copy_from_slice(&now_ms.to_be_bytes());
+        }
+        // A CreateTime topic keeps the producer's timestamps: a LogAppendTime flag the client
+        // set is cleared, as Kafka's `LogValidator` overwrites it with the topic's type.
+        None if attributes & TIMESTAMP_TYPE_BIT != 0 => {
+            header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+                .copy_from_slice(&(attributes & !TIMESTAMP_TYPE_BIT).to_be_bytes());
+        }
+        None => return header,
     }
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&header[ATTRIBUTES_OFFSET..]),
+        &batch[BATCH_HEADER_SIZE..],
+    );
+    header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     header
 }
 

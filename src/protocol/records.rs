@@ -70,12 +70,46 @@ fn next_record<'a>(records: &mut &'a [u8], header: &BatchHeader) -> Result<Recor
     };
     let key = read_nullable(&mut record)?;
     let value = read_nullable(&mut record)?;
-    Ok(RecordView {
-        offset: header.base_offset.wrapping_add(offset_delta),
-        timestamp,
-        key,
-        value,
-    })
+    let header_count = read_varint(&mut record)?;
+    if header_count < 0 || header_count > i64::try_from(record.len()).unwrap_or(i64::MAX) {
+        return Err(Error::CorruptMessage(format!("invalid record header count {header_count}")));
+    }
+    for _ in 0..header_count {
+        if read_nullable(&mut record)?.is_none() {
+            return Err(Error::CorruptMessage("null record header key".into()));
+        }
+        let _value = read_nullable(&mut record)?;
+    }
+    if !record.is_empty() {
+        return Err(Error::CorruptMessage(format!("{} bytes left over in a record", record.len())));
+    }
+    Ok(RecordView { offset: header.base_offset.wrapping_add(offset_delta), timestamp, key, value })
+}
+
+/// Checks the records of an uncompressed client batch the way Kafka's `LogValidator` does:
+/// exactly `recordsCount` well-formed records, offset deltas 0, 1, 2, ... and nothing after
+/// the last one. Cheap: varints are parsed, no record bytes are copied.
+pub fn check_uncompressed_records(batch: &[u8]) -> Result<()> {
+    let header = BatchHeader::parse(batch)
+        .ok_or_else(|| Error::CorruptMessage("batch shorter than its header".into()))?;
+    let mut records = &batch[BATCH_HEADER_SIZE..];
+    for expected_delta in 0..i64::from(header.records_count) {
+        let record = next_record(&mut records, &header)?;
+        let delta = record.offset.wrapping_sub(header.base_offset);
+        if delta != expected_delta {
+            return Err(Error::InvalidRecord(format!(
+                "record offset delta {delta} where {expected_delta} was expected"
+            )));
+        }
+    }
+    if !records.is_empty() {
+        return Err(Error::InvalidRecord(format!(
+            "{} bytes after the batch's {} declared records",
+            records.len(),
+            header.records_count
+        )));
+    }
+    Ok(())
 }
 
 /// A varint length (-1 = null) and that many bytes.
@@ -87,9 +121,7 @@ fn read_nullable<'a>(bytes: &mut &'a [u8]) -> Result<Option<&'a [u8]>> {
     let length =
         usize::try_from(length).map_err(|_| Error::CorruptMessage("field length".into()))?;
     if length > bytes.len() {
-        return Err(Error::CorruptMessage(
-            "record field runs past the record".into(),
-        ));
+        return Err(Error::CorruptMessage("record field runs past the record".into()));
     }
     let (field, rest) = bytes.split_at(length);
     *bytes = rest;
@@ -97,9 +129,8 @@ fn read_nullable<'a>(bytes: &mut &'a [u8]) -> Result<Option<&'a [u8]>> {
 }
 
 fn take_byte(bytes: &mut &[u8]) -> Result<u8> {
-    let (&first, rest) = bytes
-        .split_first()
-        .ok_or_else(|| Error::CorruptMessage("record truncated".into()))?;
+    let (&first, rest) =
+        bytes.split_first().ok_or_else(|| Error::CorruptMessage("record truncated".into()))?;
     *bytes = rest;
     Ok(first)
 }
@@ -112,11 +143,7 @@ pub fn read_varint(bytes: &mut &[u8]) -> Result<i64> {
         raw |= u64::from(byte & 0x7f) << (7 * index);
         if byte & 0x80 == 0 {
             let magnitude = i64::try_from(raw >> 1).expect("63 bits");
-            return Ok(if raw & 1 == 0 {
-                magnitude
-            } else {
-                -magnitude - 1
-            });
+            return Ok(if raw & 1 == 0 { magnitude } else { -magnitude - 1 });
         }
     }
     Err(Error::CorruptMessage("varint longer than 10 bytes".into()))
@@ -141,9 +168,7 @@ fn read_capped(reader: impl Read, cap: usize) -> std::io::Result<Vec<u8>> {
     let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
     let _ = reader.take(limit).read_to_end(&mut output)?;
     if output.len() > cap {
-        return Err(std::io::Error::other(format!(
-            "decompressed size exceeds {cap} bytes"
-        )));
+        return Err(std::io::Error::other(format!("decompressed size exceeds {cap} bytes")));
     }
     Ok(output)
 }
@@ -183,15 +208,12 @@ fn snappy_block(block: &[u8], cap: usize, output: &mut Vec<u8>) -> Result<()> {
     let corrupt = |error: snap::Error| Error::CorruptMessage(format!("snappy: {error}"));
     let length = snap::raw::decompress_len(block).map_err(corrupt)?;
     if output.len().saturating_add(length) > cap {
-        return Err(Error::CorruptMessage(format!(
-            "decompressed size exceeds {cap} bytes"
-        )));
+        return Err(Error::CorruptMessage(format!("decompressed size exceeds {cap} bytes")));
     }
     let start = output.len();
     output.resize(start + length, 0);
-    let written = snap::raw::Decoder::new()
-        .decompress(block, &mut output[start..])
-        .map_err(corrupt)?;
+    let written =
+        snap::raw::Decoder::new().decompress(block, &mut output[start..]).map_err(corrupt)?;
     output.truncate(start + written);
     Ok(())
 }
@@ -226,10 +248,7 @@ mod tests {
             })
             .collect();
         let mut buf = bytes::BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression,
-        };
+        let options = RecordEncodeOptions { version: 2, compression };
         RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
         buf.to_vec()
     }
@@ -237,10 +256,7 @@ mod tests {
     fn metas(batch: &[u8]) -> Vec<(i64, i64)> {
         let mut seen = Vec::new();
         visit_records(batch, |record| {
-            assert_eq!(
-                record.key,
-                Some(format!("key-{}", record.offset).as_bytes())
-            );
+            assert_eq!(record.key, Some(format!("key-{}", record.offset).as_bytes()));
             assert_eq!(record.value.map(<[u8]>::len), Some(100));
             seen.push((record.offset, record.timestamp));
             ControlFlow::Continue(())
@@ -295,6 +311,22 @@ mod tests {
         ));
         let snappy = snap::raw::Encoder::new().compress_vec(&big).unwrap();
         assert!(decompress(Compression::Snappy, &snappy, 1000).is_err());
+    }
+
+    #[test]
+    fn uncompressed_records_are_checked_against_the_header() {
+        let batch = encoded(CrateCompression::None, &[1, 2, 3]);
+        assert!(check_uncompressed_records(&batch).is_ok());
+        // Claim fewer records than the batch holds (fixing the CRC is irrelevant here).
+        let mut fewer = batch.clone();
+        fewer[57..61].copy_from_slice(&2i32.to_be_bytes());
+        assert!(check_uncompressed_records(&fewer).is_err());
+        let mut more = batch.clone();
+        more[57..61].copy_from_slice(&4i32.to_be_bytes());
+        assert!(check_uncompressed_records(&more).is_err());
+        let mut huge = batch;
+        huge[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(check_uncompressed_records(&huge).is_err());
     }
 
     #[test]

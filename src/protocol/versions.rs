@@ -23,22 +23,12 @@ pub struct ApiSupport {
 }
 
 const fn api(api_key: ApiKey, min: i16, max: i16) -> ApiSupport {
-    ApiSupport {
-        api_key,
-        advertised_min: min,
-        served_min: min,
-        max,
-    }
+    ApiSupport { api_key, advertised_min: min, served_min: min, max }
 }
 
 /// Every API the broker serves, ordered by API key.
 pub const SUPPORTED_APIS: &[ApiSupport] = &[
-    ApiSupport {
-        api_key: ApiKey::Produce,
-        advertised_min: 0,
-        served_min: 3,
-        max: 11,
-    },
+    ApiSupport { api_key: ApiKey::Produce, advertised_min: 0, served_min: 3, max: 11 },
     api(ApiKey::Fetch, 4, 12),
     api(ApiKey::ListOffsets, 1, 7),
     api(ApiKey::Metadata, 0, 12),
@@ -91,10 +81,7 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        let keys: Vec<i16> = SUPPORTED_APIS
-            .iter()
-            .map(|row| row.api_key as i16)
-            .collect();
+        let keys: Vec<i16> = SUPPORTED_APIS.iter().map(|row| row.api_key as i16).collect();
         let mut sorted = keys.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -105,8 +92,7 @@ mod tests {
     fn every_served_api_is_guarded() {
         for row in SUPPORTED_APIS {
             assert!(
-                crate::protocol::guard::shape(row.api_key).is_some()
-                    || crate::protocol::guard::is_array_free(row.api_key),
+                crate::protocol::guard::shape(row.api_key).is_some(),
                 "{:?} has no guard shape",
                 row.api_key
             );
@@ -117,10 +103,7 @@ mod tests {
     fn produce_v0_to_v2_are_advertised_but_not_served() {
         assert!(!is_served(ApiKey::Produce, 2));
         assert!(is_served(ApiKey::Produce, 3));
-        assert_eq!(
-            support(ApiKey::Produce).map(|row| row.advertised_min),
-            Some(0)
-        );
+        assert_eq!(support(ApiKey::Produce).map(|row| row.advertised_min), Some(0));
         assert!(!is_served(ApiKey::JoinGroup, 0));
     }
 }

@@ -3,34 +3,46 @@
 //! A reader task reads frames — a big-endian i32 size, checked against
 //! `socket.request.max.bytes` *before* anything is allocated, then the body — and queues up
 //! to [`REQUESTS_QUEUED_PER_CONNECTION_MAX`] of them. Before reading a body it takes that
-//! many bytes from the broker-wide request budget, so memory stays bounded however many
-//! clients send at once. The connection task handles queued frames one at a time, in order
-//! (as Kafka does: effects and responses follow request order), and writes each response;
-//! the socket is flushed when no further request is waiting, so pipelined responses share
-//! writes.
+//! many bytes first from the connection's own allowance (one maximum-size frame) and then from
+//! the broker-wide request budget, so memory stays bounded however many clients send at once
+//! and one connection can never hold more than one frame's worth. The connection task handles
+//! queued frames one at a time, in order (as Kafka does: effects and responses follow request
+//! order), and writes each response; the socket is flushed when no further request is
+//! waiting, so pipelined responses share writes.
+//!
+//! Timeouts keep a stalled peer from holding budget: a frame body or a response write that
+//! makes no progress for [`TRANSFER_STALL_MS_MAX`] (or `connections.max.idle.ms`, if shorter)
+//! closes the connection, and so does `connections.max.idle.ms` without a request.
 //!
 //! A bad size, an undecodable header or body, an unknown API key or an unsupported version
-//! closes the connection (Kafka's behaviour) with a `tracing` line saying why; nothing a
-//! client sends can affect another connection.
+//! closes the connection (Kafka's behaviour) with a `tracing` line saying why.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
 
 use crate::broker::Broker;
 use crate::handler::{self, Reply};
-use crate::limits::REQUESTS_QUEUED_PER_CONNECTION_MAX;
+use crate::limits::{REQUESTS_QUEUED_PER_CONNECTION_MAX, TRANSFER_STALL_MS_MAX};
 use crate::protocol::parse_request_frame;
 
-/// A frame read from the socket, holding its share of the request budget.
+/// Responses are written in slices of this size, each under the stall timeout.
+const WRITE_SLICE_BYTES: usize = 256 * 1024;
+
+/// A frame read from the socket, holding its share of the connection's and the broker's
+/// request budgets.
 struct Frame {
     bytes: Bytes,
-    _budget: OwnedSemaphorePermit,
+    _connection_budget: OwnedSemaphorePermit,
+    _broker_budget: OwnedSemaphorePermit,
 }
 
 /// What the connection needs from the server.
@@ -39,20 +51,37 @@ pub struct ConnectionContext {
     pub broker: Arc<Broker>,
     pub request_budget: Arc<Semaphore>,
     pub frame_size_max: u32,
+    pub idle: Duration,
     pub shutdown: watch::Receiver<bool>,
+}
+
+impl ConnectionContext {
+    /// How long a transfer may make no progress.
+    fn stall(&self) -> Duration {
+        self.idle.min(Duration::from_millis(TRANSFER_STALL_MS_MAX))
+    }
+}
+
+/// Aborts the reader task when the connection task ends, however it ends.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Serves one connection until the client closes it, it misbehaves, or the broker shuts down.
 pub async fn serve(socket: TcpStream, peer: SocketAddr, context: ConnectionContext) {
     let (read_half, write_half) = socket.into_split();
     let (frames, mut queue) = mpsc::channel(REQUESTS_QUEUED_PER_CONNECTION_MAX);
-    let reader = tokio::spawn(read_frames(read_half, peer, context.clone(), frames));
+    let _reader = AbortOnDrop(tokio::spawn(read_frames(read_half, peer, context.clone(), frames)));
     let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
     while let Some(frame) = queue.recv().await {
         match process(&context, frame).await {
-            Reply::Response(bytes) => {
-                if let Err(error) = writer.write_all(&bytes).await {
-                    tracing::debug!(%peer, %error, "write failed; closing");
+            Reply::Response(bytes, _budget) => {
+                if let Err(reason) = write_response(&mut writer, &bytes, context.stall()).await {
+                    tracing::debug!(%peer, reason, "closing connection");
                     break;
                 }
             }
@@ -62,12 +91,15 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, context: ConnectionConte
                 break;
             }
         }
-        if queue.is_empty() && writer.flush().await.is_err() {
+        if queue.is_empty()
+            && timeout(context.stall(), writer.flush())
+                .await
+                .map_or(true, |flushed| flushed.is_err())
+        {
             break;
         }
     }
-    reader.abort();
-    let _ = writer.shutdown().await;
+    let _ = timeout(context.stall(), writer.shutdown()).await;
 }
 
 async fn process(context: &ConnectionContext, frame: Frame) -> Reply {
@@ -77,7 +109,24 @@ async fn process(context: &ConnectionContext, frame: Frame) -> Reply {
     }
 }
 
-/// Reads frames into `frames` until end of stream, a framing error, or shutdown.
+/// Writes a response in slices; a slice that cannot be written within the stall timeout
+/// means the client stopped reading.
+async fn write_response(
+    writer: &mut (impl AsyncWrite + Unpin),
+    bytes: &[u8],
+    stall: Duration,
+) -> Result<(), String> {
+    for slice in bytes.chunks(WRITE_SLICE_BYTES) {
+        match timeout(stall, writer.write_all(slice)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(format!("write failed: {error}")),
+            Err(_) => return Err(format!("client read nothing for {} ms", stall.as_millis())),
+        }
+    }
+    Ok(())
+}
+
+/// Reads frames into `frames` until end of stream, a framing error, idleness, or shutdown.
 async fn read_frames(
     mut socket: OwnedReadHalf,
     peer: SocketAddr,
@@ -85,12 +134,14 @@ async fn read_frames(
     frames: mpsc::Sender<Frame>,
 ) {
     let mut shutdown = context.shutdown.clone();
+    let allowance =
+        Arc::new(Semaphore::new(usize::try_from(context.frame_size_max).expect("u32 fits usize")));
     loop {
         if *shutdown.borrow() {
             return;
         }
         let next = tokio::select! {
-            next = read_frame(&mut socket, &context) => next,
+            next = read_frame(&mut socket, &context, &allowance) => next,
             _ = shutdown.changed() => return,
         };
         match next {
@@ -112,12 +163,19 @@ async fn read_frames(
 async fn read_frame(
     socket: &mut OwnedReadHalf,
     context: &ConnectionContext,
+    allowance: &Arc<Semaphore>,
 ) -> Result<Option<Frame>, String> {
     let mut size_bytes = [0u8; 4];
-    match socket.read_exact(&mut size_bytes).await {
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(error) => return Err(format!("read failed: {error}")),
+    match timeout(context.idle, socket.read_exact(&mut size_bytes)).await {
+        Err(_) => {
+            return Err(format!(
+                "idle for connections.max.idle.ms ({} ms)",
+                context.idle.as_millis()
+            ));
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Ok(Err(error)) => return Err(format!("read failed: {error}")),
     }
     let size = i32::from_be_bytes(size_bytes);
     let size = u32::try_from(size).map_err(|_| format!("negative frame size {size}"))?;
@@ -127,17 +185,39 @@ async fn read_frame(
             context.frame_size_max
         ));
     }
-    let budget = Arc::clone(&context.request_budget)
+    let connection_budget =
+        Arc::clone(allowance).acquire_many_owned(size).await.map_err(|_| "closed".to_owned())?;
+    let broker_budget = Arc::clone(&context.request_budget)
         .acquire_many_owned(size)
         .await
         .map_err(|_| "request budget closed".to_owned())?;
-    let mut body = BytesMut::zeroed(usize::try_from(size).expect("u32 fits usize"));
-    socket
-        .read_exact(&mut body)
-        .await
-        .map_err(|error| format!("frame body of {size} bytes truncated: {error}"))?;
+    let body =
+        read_body(socket, usize::try_from(size).expect("u32 fits usize"), context.stall()).await?;
     Ok(Some(Frame {
-        bytes: body.freeze(),
-        _budget: budget,
+        bytes: body,
+        _connection_budget: connection_budget,
+        _broker_budget: broker_budget,
     }))
+}
+
+/// Reads exactly `size` bytes, failing if the peer stalls.
+async fn read_body(
+    socket: &mut (impl AsyncRead + Unpin),
+    size: usize,
+    stall: Duration,
+) -> Result<Bytes, String> {
+    let mut body = BytesMut::with_capacity(size);
+    while body.len() < size {
+        let mut limited =
+            (&mut *socket).take(u64::try_from(size - body.len()).expect("usize fits u64"));
+        match timeout(stall, limited.read_buf(&mut body)).await {
+            Ok(Ok(0)) => {
+                return Err(format!("frame body truncated at {} of {size} bytes", body.len()));
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(format!("read failed: {error}")),
+            Err(_) => return Err(format!("frame body stalled at {} of {size} bytes", body.len())),
+        }
+    }
+    Ok(body.freeze())
 }

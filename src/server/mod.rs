@@ -70,19 +70,10 @@ pub async fn start(config: BrokerConfig, clock: Clock) -> Result<RunningBroker> 
         broker.config().log_flush_offset_checkpoint_interval_ms,
         shutdown_receiver.clone(),
     ));
-    let accept_loop = tokio::spawn(accept_connections(
-        listener,
-        Arc::clone(&broker),
-        shutdown_receiver,
-    ));
+    let accept_loop =
+        tokio::spawn(accept_connections(listener, Arc::clone(&broker), shutdown_receiver));
     tracing::info!(%address, "serving Kafka clients");
-    Ok(RunningBroker {
-        address,
-        broker,
-        shutdown,
-        accept_loop,
-        maintenance,
-    })
+    Ok(RunningBroker { address, broker, shutdown, accept_loop, maintenance })
 }
 
 async fn accept_connections(
@@ -96,6 +87,7 @@ async fn accept_connections(
         .min(Semaphore::MAX_PERMITS);
     let context = ConnectionContext {
         frame_size_max: broker.config().socket_request_max_bytes,
+        idle: Duration::from_millis(broker.config().connections_max_idle_ms),
         request_budget: Arc::new(Semaphore::new(budget)),
         broker,
         shutdown: shutdown.clone(),
@@ -132,11 +124,8 @@ async fn accept_connections(
     }
     drop(listener);
     drop(open_connections);
-    let drained = tokio::time::timeout(
-        Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX),
-        all_closed.recv(),
-    )
-    .await;
+    let drained =
+        tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX), all_closed.recv()).await;
     if drained.is_err() {
         tracing::warn!("connections still open after the drain timeout; shutting down anyway");
     }

@@ -20,10 +20,7 @@ use tokio::net::TcpStream;
 /// Installs a test log subscriber once when `RIFFLE_TEST_LOG` is set (e.g. `debug`).
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("RIFFLE_TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }
 
@@ -44,16 +41,9 @@ impl TestBroker {
     pub async fn start_with(overrides: &[(&str, &str)]) -> Self {
         let temporary = tempfile::tempdir().expect("temp dir");
         let data_dir = temporary.path().to_owned();
-        let overrides = overrides
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect();
-        let mut broker = Self {
-            running: None,
-            data_dir,
-            _temporary: Some(temporary),
-            overrides,
-        };
+        let overrides =
+            overrides.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
+        let mut broker = Self { running: None, data_dir, _temporary: Some(temporary), overrides };
         broker.boot().await;
         broker
     }
@@ -65,11 +55,8 @@ impl TestBroker {
         properties.insert("log.dirs".into(), self.data_dir.display().to_string());
         properties.extend(self.overrides.iter().cloned());
         let config = BrokerConfig::from_properties(&properties).expect("valid test config");
-        self.running = Some(
-            riffle::server::start(config, Clock::system())
-                .await
-                .expect("broker starts"),
-        );
+        self.running =
+            Some(riffle::server::start(config, Clock::system()).await.expect("broker starts"));
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -140,10 +127,7 @@ pub struct RawClient {
 impl RawClient {
     pub async fn connect(address: SocketAddr) -> Self {
         let stream = TcpStream::connect(address).await.expect("connect");
-        Self {
-            stream,
-            correlation_id: 0,
-        }
+        Self { stream, correlation_id: 0 }
     }
 
     /// Encodes `[size][RequestHeader][body]`.
@@ -208,16 +192,10 @@ impl RawClient {
         correlation_id: i32,
         version: i16,
     ) -> Resp {
-        let mut frame = self
-            .read_frame()
-            .await
-            .expect("a response, not a closed connection");
+        let mut frame = self.read_frame().await.expect("a response, not a closed connection");
         let header = ResponseHeader::decode(&mut frame, Resp::header_version(version))
             .expect("response header");
-        assert_eq!(
-            header.correlation_id, correlation_id,
-            "responses come in request order"
-        );
+        assert_eq!(header.correlation_id, correlation_id, "responses come in request order");
         let response = Resp::decode(&mut frame, version).expect("response body");
         assert!(!frame.has_remaining(), "response fully consumed");
         response
@@ -245,10 +223,7 @@ pub fn record_batch(
     timestamp: i64,
     compression: kafka_protocol::records::Compression,
 ) -> Bytes {
-    let timed: Vec<_> = records
-        .iter()
-        .map(|(key, value)| (*key, *value, timestamp))
-        .collect();
+    let timed: Vec<_> = records.iter().map(|(key, value)| (*key, *value, timestamp)).collect();
     timed_batch(&timed, compression)
 }
 
@@ -281,10 +256,7 @@ pub fn timed_batch(
     RecordBatchEncoder::encode(
         &mut buf,
         &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
+        &RecordEncodeOptions { version: 2, compression },
     )
     .unwrap();
     buf.freeze()
@@ -306,19 +278,14 @@ pub async fn eventually(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
 pub async fn create_topic(bootstrap: &str, name: &str, partitions: i32, configs: &[(&str, &str)]) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("admin client");
     let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     for (key, value) in configs {
         topic = topic.set(key, value);
     }
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = admin
-        .create_topics([&topic], &options)
-        .await
-        .expect("create topics request");
+    let results = admin.create_topics([&topic], &options).await.expect("create topics request");
     for result in results {
         result.expect("topic created");
     }
@@ -337,9 +304,7 @@ pub fn consume_all(
     let consumer: BaseConsumer = consumer_config(bootstrap, &[]).create().expect("consumer");
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions {
-        assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .expect("assignment");
+        assignment.add_partition_offset(topic, partition, Offset::Beginning).expect("assignment");
     }
     consumer.assign(&assignment).expect("assign");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -358,11 +323,7 @@ pub fn consume_all(
     }
     // Nothing more than expected arrives.
     if let Some(Ok(extra)) = consumer.poll(Duration::from_millis(300)) {
-        panic!(
-            "unexpected extra record at {}:{}",
-            extra.partition(),
-            extra.offset()
-        );
+        panic!("unexpected extra record at {}:{}", extra.partition(), extra.offset());
     }
     messages
 }

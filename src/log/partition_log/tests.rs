@@ -18,11 +18,7 @@ impl Fixture {
             segment_bytes: 4096,
             ..LogConfig::kafka_defaults()
         };
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            clock: Clock::manual(1_000_000),
-            config,
-        }
+        Self { dir: tempfile::tempdir().unwrap(), clock: Clock::manual(1_000_000), config }
     }
 
     fn open(&self, clean_shutdown: bool, recovery_point: Option<i64>) -> PartitionLog {
@@ -104,11 +100,7 @@ fn offsets_are_assigned_in_order_across_rolls() {
     assert!(fixture.segment_files().len() > 5, "small segments rolled");
     assert_eq!(
         log.offsets(),
-        LogOffsets {
-            log_start_offset: 0,
-            high_watermark: 300,
-            log_end_offset: 300
-        }
+        LogOffsets { log_start_offset: 0, high_watermark: 300, log_end_offset: 300 }
     );
     assert_contiguous(&read_everything(&log, 0), 0, 300);
     let middle = read_offsets(&log, 151);
@@ -185,18 +177,11 @@ fn corruption_in_an_unflushed_segment_truncates_there_and_drops_later_segments()
     let victim = &files[1];
     let victim_base: i64 = victim.trim_end_matches(".log").parse().unwrap();
     let path = fixture.dir.path().join("topic-0").join(victim);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
+    let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
     file.write_all_at(&[0xff], 1_000).unwrap();
     let log = fixture.open(false, Some(0));
     let end = log.offsets().log_end_offset;
-    assert!(
-        end > victim_base && end < 200,
-        "truncated inside the damaged segment: {end}"
-    );
+    assert!(end > victim_base && end < 200, "truncated inside the damaged segment: {end}");
     assert_eq!(fixture.segment_files().len(), 2, "later segments deleted");
     assert_contiguous(&read_everything(&log, 0), 0, end);
 }
@@ -214,11 +199,7 @@ fn segments_before_the_recovery_point_are_trusted() {
     let files = fixture.segment_files();
     // Damage the first segment; a recovery point past it means it is not rescanned.
     let path = fixture.dir.path().join("topic-0").join(&files[0]);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
+    let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
     file.write_all_at(&[0xff], 1_000).unwrap();
     let log = fixture.open(false, Some(200));
     assert_eq!(log.offsets().log_end_offset, 200);
@@ -268,11 +249,8 @@ fn timestamps_are_found_across_segments() {
     for index in 0..100 {
         append(&log, 2, 10_000 + index * 10);
     }
-    let found = |timestamp| {
-        log.find_offset_by_timestamp(timestamp)
-            .unwrap()
-            .map(|found| found.offset)
-    };
+    let found =
+        |timestamp| log.find_offset_by_timestamp(timestamp).unwrap().map(|found| found.offset);
     assert_eq!(found(0), Some(0));
     assert_eq!(found(10_005), Some(2));
     assert_eq!(found(10_500), Some(100));
@@ -294,10 +272,7 @@ async fn flush_messages_asks_for_durability_and_flush_provides_it() {
     log.flush().unwrap();
     assert_eq!(log.recovery_point(), 5);
     log.wait_flushed(info.last_offset + 1).await.unwrap();
-    assert!(
-        !append(&log, 1, 1).needs_flush,
-        "counted from the last flush"
-    );
+    assert!(!append(&log, 1, 1).needs_flush, "counted from the last flush");
 }
 
 #[test]
@@ -316,10 +291,12 @@ fn flush_is_due_after_flush_ms() {
 fn a_closed_log_refuses_appends() {
     let fixture = Fixture::new();
     let log = fixture.open(false, None);
-    log.close("deleted");
+    log.close(Closed::Deleted);
     let batch = client_batch(1, 10, 1);
-    let error = log
-        .append(&batch, &BatchHeader::parse(&batch).unwrap())
-        .unwrap_err();
+    let error = log.append(&batch, &BatchHeader::parse(&batch).unwrap()).unwrap_err();
     assert_eq!(error.code(), 3);
+    let shutting_down = fixture.open(false, None);
+    shutting_down.close(Closed::ShuttingDown);
+    let error = shutting_down.append(&batch, &BatchHeader::parse(&batch).unwrap()).unwrap_err();
+    assert_eq!(error.code(), 6, "NOT_LEADER_OR_FOLLOWER makes clients retry");
 }

@@ -11,15 +11,8 @@ struct Fixture {
 fn fixture(base_offset: i64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let segment = Segment::create(dir.path(), base_offset, 0).unwrap();
-    let config = LogConfig {
-        index_interval_bytes: 100,
-        ..LogConfig::kafka_defaults()
-    };
-    Fixture {
-        _dir: dir,
-        segment,
-        config,
-    }
+    let config = LogConfig { index_interval_bytes: 100, ..LogConfig::kafka_defaults() };
+    Fixture { _dir: dir, segment, config }
 }
 
 fn append(fixture: &mut Fixture, count: usize, timestamp: i64) -> (i64, i64) {
@@ -27,11 +20,7 @@ fn append(fixture: &mut Fixture, count: usize, timestamp: i64) -> (i64, i64) {
     let base_offset = fixture.segment.next_offset();
     let header = rewrite_header(
         &batch,
-        HeaderRewrite {
-            base_offset,
-            partition_leader_epoch: 0,
-            log_append_time_ms: None,
-        },
+        HeaderRewrite { base_offset, partition_leader_epoch: 0, log_append_time_ms: None },
     );
     let count = i64::try_from(count).unwrap();
     let prepared = PreparedBatch {
@@ -41,10 +30,7 @@ fn append(fixture: &mut Fixture, count: usize, timestamp: i64) -> (i64, i64) {
         last_offset: base_offset + count - 1,
         max_timestamp: timestamp,
     };
-    fixture
-        .segment
-        .append(&prepared, fixture.config.index_interval_bytes)
-        .unwrap();
+    fixture.segment.append(&prepared, fixture.config.index_interval_bytes).unwrap();
     (base_offset, base_offset + count - 1)
 }
 
@@ -68,17 +54,11 @@ fn appended_batches_read_back_from_any_offset() {
         append(&mut fixture, 3, 1_000 + index);
     }
     assert_eq!(fixture.segment.next_offset(), 250);
-    assert!(
-        fixture.segment.offset_index.len() > 10,
-        "sparse index has entries"
-    );
+    assert!(fixture.segment.offset_index.len() > 10, "sparse index has entries");
     for offset in [100, 101, 102, 103, 149, 200, 249] {
         let headers = read_all(&fixture.segment, offset);
         let first = headers.first().unwrap();
-        assert!(
-            first.base_offset <= offset && offset <= first.last_offset(),
-            "offset {offset}"
-        );
+        assert!(first.base_offset <= offset && offset <= first.last_offset(), "offset {offset}");
         assert_eq!(headers.last().unwrap().last_offset(), 249);
     }
     assert!(read_all(&fixture.segment, 250).is_empty());
@@ -105,11 +85,7 @@ fn reads_return_whole_batches_and_at_least_one() {
     };
     assert_eq!(read(batch_size * 3 + 5, false).len() as u64, batch_size * 3);
     assert_eq!(read(batch_size - 1, false).len(), 0);
-    assert_eq!(
-        read(batch_size - 1, true).len() as u64,
-        batch_size,
-        "KIP-74: first batch anyway"
-    );
+    assert_eq!(read(batch_size - 1, true).len() as u64, batch_size, "KIP-74: first batch anyway");
     let bounded = fixture
         .segment
         .read(SegmentRead {
@@ -120,11 +96,7 @@ fn reads_return_whole_batches_and_at_least_one() {
         })
         .unwrap()
         .unwrap();
-    assert_eq!(
-        bounded.len() as u64,
-        batch_size * 4,
-        "never past the readable end"
-    );
+    assert_eq!(bounded.len() as u64, batch_size * 4, "never past the readable end");
 }
 
 #[test]
@@ -140,66 +112,47 @@ fn roll_reasons() {
         max_timestamp,
     };
     assert_eq!(
-        fixture
-            .segment
-            .roll_reason(&prepared(0, 0), &fixture.config, 0),
+        fixture.segment.roll_reason(&prepared(0, 0), &fixture.config, 0),
         None,
         "empty never rolls"
     );
     append(&mut fixture, 1, 10_000);
     let config = &fixture.config;
-    assert_eq!(
-        fixture.segment.roll_reason(&prepared(1, 10_001), config, 0),
-        None
-    );
-    let small = LogConfig {
-        segment_bytes: fixture.segment.size() + 10,
-        ..config.clone()
-    };
+    assert_eq!(fixture.segment.roll_reason(&prepared(1, 10_001), config, 0), None);
+    let small = LogConfig { segment_bytes: fixture.segment.size() + 10, ..config.clone() };
     assert_eq!(
         fixture.segment.roll_reason(&prepared(1, 10_001), &small, 0),
         Some(RollReason::Size)
     );
-    let young = LogConfig {
-        segment_ms: 100,
-        ..config.clone()
-    };
-    assert_eq!(
-        fixture.segment.roll_reason(&prepared(1, 10_050), &young, 0),
-        None
-    );
+    let young = LogConfig { segment_ms: 100, ..config.clone() };
+    assert_eq!(fixture.segment.roll_reason(&prepared(1, 10_050), &young, 0), None);
     assert_eq!(
         fixture.segment.roll_reason(&prepared(1, 10_101), &young, 0),
         Some(RollReason::Time)
     );
-    let jittered = LogConfig {
-        segment_ms: 100,
-        segment_jitter_ms: 60,
-        ..config.clone()
-    };
+    // The jitter is this segment's draw below min(segment.jitter.ms, segment.ms).
+    let jittered = LogConfig { segment_ms: 100, segment_jitter_ms: 60, ..config.clone() };
+    fixture.segment.jitter_seed = 119; // 119 % 60 = 59: rolls once more than 41 ms waited.
+    assert_eq!(fixture.segment.roll_reason(&prepared(1, 10_041), &jittered, 0), None);
     assert_eq!(
-        fixture
-            .segment
-            .roll_reason(&prepared(1, 10_041), &jittered, 0),
+        fixture.segment.roll_reason(&prepared(1, 10_042), &jittered, 0),
         Some(RollReason::Time)
     );
+    let oversized = LogConfig { segment_ms: 100, segment_jitter_ms: 1_000, ..config.clone() };
+    for seed in [0, 99, 100, u64::MAX] {
+        fixture.segment.jitter_seed = seed;
+        assert!(fixture.segment.jitter_ms(&oversized) < 100, "jitter stays below segment.ms");
+    }
     let far = i64::from(i32::MAX) + 1;
     assert_eq!(
-        fixture
-            .segment
-            .roll_reason(&prepared(far, 10_001), config, 0),
+        fixture.segment.roll_reason(&prepared(far, 10_001), config, 0),
         Some(RollReason::OffsetOverflow)
     );
-    let tiny_index = LogConfig {
-        segment_index_bytes: 8,
-        ..config.clone()
-    };
+    let tiny_index = LogConfig { segment_index_bytes: 8, ..config.clone() };
     append(&mut fixture, 1, 10_000);
     append(&mut fixture, 1, 10_000);
     assert_eq!(
-        fixture
-            .segment
-            .roll_reason(&prepared(3, 10_001), &tiny_index, 0),
+        fixture.segment.roll_reason(&prepared(3, 10_001), &tiny_index, 0),
         Some(RollReason::IndexFull)
     );
 }
@@ -210,25 +163,13 @@ fn timestamp_search_finds_the_first_record_at_or_after() {
     for index in 0..20 {
         append(&mut fixture, 2, 1_000 + 10 * index);
     }
-    let end = fixture.segment.size();
-    let found = |timestamp| {
-        fixture
-            .segment
-            .find_offset_by_timestamp(timestamp, 0, end)
-            .unwrap()
-    };
-    assert_eq!(
-        found(0).map(|found| (found.offset, found.timestamp)),
-        Some((0, 1_000))
-    );
+    let found = |timestamp| fixture.segment.timestamp_search(timestamp, 0).unwrap().run().unwrap();
+    assert_eq!(found(0).map(|found| (found.offset, found.timestamp)), Some((0, 1_000)));
     assert_eq!(found(1_000).map(|found| found.offset), Some(0));
-    assert_eq!(
-        found(1_001).map(|found| (found.offset, found.timestamp)),
-        Some((2, 1_010))
-    );
+    assert_eq!(found(1_001).map(|found| (found.offset, found.timestamp)), Some((2, 1_010)));
     assert_eq!(found(1_190).map(|found| found.offset), Some(38));
     assert_eq!(found(1_191), None);
-    let max = fixture.segment.max_timestamp_record(end).unwrap().unwrap();
+    let max = fixture.segment.max_timestamp_search().unwrap().unwrap().run().unwrap().unwrap();
     assert_eq!((max.offset, max.timestamp), (38, 1_190));
 }
 
@@ -240,11 +181,7 @@ fn a_truncated_tail_is_cut_at_the_last_whole_batch() {
     }
     let whole = fixture.segment.size();
     let batch_size = whole / 20;
-    fixture
-        .segment
-        .log_file()
-        .set_len(whole - batch_size / 2)
-        .unwrap();
+    fixture.segment.log_file().set_len(whole - batch_size / 2).unwrap();
     let truncated = fixture.segment.recover(100, 0).unwrap();
     assert_eq!(truncated, batch_size - batch_size / 2);
     assert_eq!(fixture.segment.size(), batch_size * 19);
@@ -261,11 +198,8 @@ fn a_flipped_byte_mid_segment_truncates_there() {
     let batch_size = fixture.segment.size() / 20;
     let position = batch_size * 10 + batch_size / 2;
     // A separate handle: pwrite on the segment's O_APPEND handle would append instead.
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(log_path(&fixture.segment.dir, 0))
-        .unwrap();
+    let file =
+        OpenOptions::new().read(true).write(true).open(log_path(&fixture.segment.dir, 0)).unwrap();
     let mut byte = [0u8; 1];
     file.read_exact_at(&mut byte, position).unwrap();
     file.write_all_at(&[byte[0] ^ 0x01], position).unwrap();
@@ -274,10 +208,7 @@ fn a_flipped_byte_mid_segment_truncates_there() {
     assert_eq!(fixture.segment.next_offset(), 20);
     // The rebuilt index still finds every surviving offset.
     for offset in 0..20 {
-        assert!(
-            !read_all(&fixture.segment, offset).is_empty(),
-            "offset {offset}"
-        );
+        assert!(!read_all(&fixture.segment, offset).is_empty(), "offset {offset}");
     }
 }
 

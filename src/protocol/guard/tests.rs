@@ -30,11 +30,7 @@ fn assert_walks_exactly<T: Encodable>(api_key: ApiKey, version: i16, request: &T
     walker.walk_fields(shape.fields).unwrap_or_else(|error| {
         panic!("{api_key:?} v{version}: {error}");
     });
-    assert_eq!(
-        walker.position,
-        buf.len(),
-        "{api_key:?} v{version} consumed"
-    );
+    assert_eq!(walker.position, buf.len(), "{api_key:?} v{version} consumed");
     walker.reserved_bytes
 }
 
@@ -51,10 +47,7 @@ fn metadata_every_version() {
             .with_topics(Some(topics))
             .with_allow_auto_topic_creation(true);
         let reserved = assert_walks_exactly(ApiKey::Metadata, version, &request);
-        assert_eq!(
-            reserved,
-            3 * size_of::<metadata_request::MetadataRequestTopic>() as u64
-        );
+        assert_eq!(reserved, 3 * size_of::<metadata_request::MetadataRequestTopic>() as u64);
     }
 }
 
@@ -88,16 +81,12 @@ fn fetch_every_version() {
         let partitions = (0..4)
             .map(|index| fetch_request::FetchPartition::default().with_partition(index))
             .collect::<Vec<_>>();
-        let mut request = FetchRequest::default()
-            .with_max_wait_ms(500)
-            .with_topics(vec![
-                fetch_request::FetchTopic::default()
-                    .with_topic(topic("a"))
-                    .with_partitions(partitions.clone()),
-                fetch_request::FetchTopic::default()
-                    .with_topic(topic("b"))
-                    .with_partitions(partitions),
-            ]);
+        let mut request = FetchRequest::default().with_max_wait_ms(500).with_topics(vec![
+            fetch_request::FetchTopic::default()
+                .with_topic(topic("a"))
+                .with_partitions(partitions.clone()),
+            fetch_request::FetchTopic::default().with_topic(topic("b")).with_partitions(partitions),
+        ]);
         if version >= 7 {
             request = request.with_forgotten_topics_data(vec![
                 fetch_request::ForgottenTopic::default()
@@ -125,9 +114,8 @@ fn list_offsets_every_version() {
                     .with_timestamp(-1)
             })
             .collect();
-        let request = ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_topics(vec![
+        let request =
+            ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
                 list_offsets_request::ListOffsetsTopic::default()
                     .with_name(topic("a"))
                     .with_partitions(partitions),
@@ -182,17 +170,70 @@ fn delete_topics_every_version() {
 }
 
 #[test]
+fn api_versions_and_describe_cluster_every_version() {
+    for version in served_versions(ApiKey::ApiVersions) {
+        let request = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("librdkafka"))
+            .with_client_software_version(StrBytes::from_static_str("2.12.1"));
+        assert_walks_exactly(ApiKey::ApiVersions, version, &request);
+    }
+    for version in served_versions(ApiKey::DescribeCluster) {
+        let request =
+            DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);
+        assert_walks_exactly(ApiKey::DescribeCluster, version, &request);
+    }
+}
+
+#[test]
+fn headers_walk_exactly_and_tagged_fields_count_toward_the_limit() {
+    for (api_key, version) in
+        [(ApiKey::Metadata, 4), (ApiKey::Metadata, 12), (ApiKey::ApiVersions, 3)]
+    {
+        let header = RequestHeader::default()
+            .with_request_api_key(api_key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(7)
+            .with_client_id(Some(StrBytes::from_static_str("client")));
+        let mut buf = BytesMut::new();
+        let header_version = api_key.request_header_version(version);
+        header.encode(&mut buf, header_version).unwrap();
+        let length = buf.len();
+        buf.put_slice(b"body");
+        let mut walker =
+            Walker { body: &buf, position: 0, version: 0, flexible: false, reserved_bytes: 0 };
+        assert!(check_header(&buf, header_version).is_ok());
+        walker
+            .walk_fields(&[
+                field(Ty::Int16, 0, ALL),
+                field(Ty::Int16, 0, ALL),
+                field(Ty::Int32, 0, ALL),
+                field(Ty::String, 0, ALL),
+            ])
+            .unwrap();
+        if header_version >= 2 {
+            walker.skip_tagged_fields().unwrap();
+        }
+        assert_eq!(walker.position, length, "{api_key:?} v{version}");
+    }
+    // A header claiming millions of 2-byte tagged fields.
+    let mut hostile = BytesMut::new();
+    hostile.put_i16(ApiKey::Metadata as i16);
+    hostile.put_i16(12);
+    hostile.put_i32(1);
+    hostile.put_i16(-1);
+    hostile.put_slice(&[0xff, 0xff, 0xff, 0x0f]); // 2^25 - 1 tagged fields
+    for _ in 0..(1 << 21) {
+        hostile.put_slice(&[1, 0]);
+    }
+    assert!(matches!(check_header(&hostile, 2), Err(GuardError::ArrayMemory { .. })));
+}
+
+#[test]
 fn hostile_metadata_array_length_is_refused() {
     // The 4-byte body that makes the crate ask for ~150 GB: topics count 0x7fffffff.
     let body = [0x7f, 0xff, 0xff, 0xff];
     let error = check(shape(ApiKey::Metadata).unwrap(), 0, &body).unwrap_err();
-    assert_eq!(
-        error,
-        GuardError::ArrayLength {
-            length: 0x7fff_ffff,
-            remaining: 0
-        }
-    );
+    assert_eq!(error, GuardError::ArrayLength { length: 0x7fff_ffff, remaining: 0 });
 }
 
 #[test]
@@ -254,10 +295,7 @@ fn truncated_bodies_are_refused() {
     let mut buf = BytesMut::new();
     request.encode(&mut buf, 4).unwrap();
     for cut in 0..buf.len() {
-        assert!(
-            check(shape(ApiKey::Metadata).unwrap(), 4, &buf[..cut]).is_err(),
-            "cut {cut}"
-        );
+        assert!(check(shape(ApiKey::Metadata).unwrap(), 4, &buf[..cut]).is_err(), "cut {cut}");
     }
 }
 
@@ -273,20 +311,12 @@ fn random_bytes_never_panic_and_guarded_decode_never_over_reserves() {
     };
     for round in 0..20_000 {
         let length = usize::try_from(next() % 64).unwrap();
-        let body: Vec<u8> = (0..length)
-            .map(|_| u8::try_from(next() & 0xff).unwrap())
-            .collect();
-        let api_key = [
-            ApiKey::Metadata,
-            ApiKey::Produce,
-            ApiKey::Fetch,
-            ApiKey::ListOffsets,
-        ][round % 4];
+        let body: Vec<u8> = (0..length).map(|_| u8::try_from(next() & 0xff).unwrap()).collect();
+        let api_key =
+            [ApiKey::Metadata, ApiKey::Produce, ApiKey::Fetch, ApiKey::ListOffsets][round % 4];
         let row = support(api_key).unwrap();
-        let version = row.served_min
-            + i16::try_from(next() % 4)
-                .unwrap()
-                .min(row.max - row.served_min);
+        let version =
+            row.served_min + i16::try_from(next() % 4).unwrap().min(row.max - row.served_min);
         // decode_body runs the guard first; the crate may reject what passes, but nothing
         // may abort the process.
         let body = Bytes::from(body);
