@@ -129,15 +129,7 @@ async fn acknowledged_records_survive_sigkill() {
     })
     .await
     .unwrap();
-    let stored: HashMap<(i32, i64), String> = messages
-        .iter()
-        .map(|message| {
-            (
-                (message.partition(), message.offset()),
-                String::from_utf8(message.key().unwrap().to_vec()).unwrap(),
-            )
-        })
-        .collect();
+    let stored = common::keys_by_position(&messages);
     for (partition, offset, index) in &acknowledged {
         assert_eq!(
             stored.get(&(*partition, *offset)),

@@ -6,7 +6,6 @@ mod common;
 use std::collections::HashMap;
 
 use common::{TestBroker, consume_all, create_topic, producer_config};
-use rdkafka::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) -> Vec<(i32, i64)> {
@@ -50,15 +49,7 @@ async fn everything_is_still_there_after_a_restart_and_offsets_continue() {
     })
     .await
     .unwrap();
-    let stored: HashMap<(i32, i64), String> = messages
-        .iter()
-        .map(|message| {
-            (
-                (message.partition(), message.offset()),
-                String::from_utf8(message.key().unwrap().to_vec()).unwrap(),
-            )
-        })
-        .collect();
+    let stored = common::keys_by_position(&messages);
     for (index, position) in first.iter().enumerate() {
         assert_eq!(
             stored.get(position),
@@ -80,4 +71,21 @@ async fn everything_is_still_there_after_a_restart_and_offsets_continue() {
     }
     broker.stop().await;
     assert!(broker.data_dir().join(".kafka_cleanshutdown").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_directories_no_topic_owns_are_kept_aside_not_deleted() {
+    let mut broker = TestBroker::start().await;
+    broker.stop().await;
+    let orphan = broker.data_dir().join("orphan-3");
+    std::fs::create_dir(&orphan).unwrap();
+    std::fs::write(orphan.join("00000000000000000000.log"), b"someone's data").unwrap();
+    let unrelated = broker.data_dir().join("notes-2024");
+    std::fs::create_dir(&unrelated).unwrap();
+    std::fs::write(unrelated.join("readme.txt"), b"not a log").unwrap();
+    broker.restart().await;
+    assert!(!orphan.exists());
+    let kept = broker.data_dir().join("orphan-3-stray").join("00000000000000000000.log");
+    assert_eq!(std::fs::read(kept).unwrap(), b"someone's data");
+    assert!(unrelated.join("readme.txt").exists(), "directories without log files are left alone");
 }

@@ -49,6 +49,7 @@ use partition_log::{OpenLog, PartitionLog};
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 const PARTITION_METADATA_FILE: &str = "partition.metadata";
 const DELETE_SUFFIX: &str = "-delete";
+const STRAY_SUFFIX: &str = "-stray";
 
 /// A topic's partition logs.
 #[derive(Debug)]
@@ -186,7 +187,8 @@ impl LogManager {
         Ok((log, !known))
     }
 
-    /// Ends start-up: removes directories of partitions no topic owns and the clean-shutdown
+    /// Ends start-up: finishes removals of deleted partitions, renames partition directories
+    /// no topic owns to `<dir>-stray` (never deleting them), and removes the clean-shutdown
     /// marker (from now on a crash must be recovered from).
     pub fn finish_startup(&self) -> Result<()> {
         for entry in std::fs::read_dir(&self.data_dir)? {
@@ -197,12 +199,14 @@ impl LogManager {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(DELETE_SUFFIX) {
                 remove_in_background(entry.path());
-            } else if self.is_stray_partition_dir(&name) {
+            } else if self.is_stray_partition_dir(&name) && holds_log_files(&entry.path()) {
+                // Kept, not deleted, as Kafka keeps stray logs: they may be an operator's.
+                let target = entry.path().with_file_name(format!("{name}{STRAY_SUFFIX}"));
                 tracing::warn!(
                     dir = name,
-                    "removing the directory of a partition that no topic owns"
+                    "a partition directory no topic owns; renamed to -stray"
                 );
-                schedule_removal(&entry.path(), "stray")?;
+                std::fs::rename(entry.path(), target)?;
             }
         }
         match std::fs::remove_file(self.data_dir.join(CLEAN_SHUTDOWN_FILE)) {
@@ -321,6 +325,17 @@ impl LogManager {
             }
         }
     }
+}
+
+/// Whether `dir` looks like a partition log (Kafka files in it), not someone else's directory.
+fn holds_log_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(std::result::Result::ok).any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name == PARTITION_METADATA_FILE || name.ends_with(".log")
+        })
+    })
 }
 
 fn read_partition_metadata(dir: &Path) -> Option<Uuid> {

@@ -190,10 +190,20 @@ impl LogState {
     }
 }
 
-/// Where a read starts: ready in the active segment, or in a sealed one still to be looked up.
+/// Where a read starts: ready in the active segment (looked up under the lock, in memory), or
+/// in a sealed one whose index is read after the lock is released.
 enum ReadStart {
     Ready(SegmentSlice),
     Sealed(Arc<Segment>),
+}
+
+impl ReadStart {
+    fn slice(self, offset: i64) -> Result<SegmentSlice> {
+        match self {
+            ReadStart::Ready(slice) => Ok(slice),
+            ReadStart::Sealed(segment) => Ok(segment.slice(offset, segment.size())?),
+        }
+    }
 }
 
 impl PartitionLog {
@@ -346,7 +356,7 @@ impl PartitionLog {
 
     /// Reads whole batches at `request.offset` (from one segment, as Kafka does).
     pub fn read(&self, request: LogRead) -> Result<ReadResult> {
-        let (slice, offsets) = {
+        let (start, offsets) = {
             let state = self.state.lock();
             let offsets = state.offsets();
             self.check_fetch_offset(request.offset, &offsets)?;
@@ -360,40 +370,27 @@ impl PartitionLog {
             };
             (start, offsets)
         };
-        let slice = match slice {
-            ReadStart::Ready(slice) => slice,
-            ReadStart::Sealed(segment) => segment.slice(request.offset, segment.size())?,
-        };
-        let records = self.read_from(slice, request, &offsets)?;
-        Ok(ReadResult { records, offsets })
-    }
-
-    /// Reads from `slice`, moving on to later segments while the offset lies past a
-    /// segment's last batch.
-    fn read_from(
-        &self,
-        mut slice: SegmentSlice,
-        request: LogRead,
-        offsets: &LogOffsets,
-    ) -> Result<Bytes> {
+        let mut slice = start.slice(request.offset)?;
+        // Move on to later segments while the offset lies past a segment's last batch.
         loop {
-            if let Some(records) =
-                slice.read(request.offset, request.max_bytes, request.min_one_message)?
-            {
-                return Ok(records);
+            let read = slice.read(request.offset, request.max_bytes, request.min_one_message)?;
+            if let Some(records) = read {
+                return Ok(ReadResult { records, offsets });
             }
-            let state = self.state.lock();
-            let next = match state.sealed.range(slice.base_offset + 1..).next() {
-                Some((_, segment)) => segment.slice(request.offset, segment.size())?,
-                None if state.active.base_offset() > slice.base_offset => {
-                    state.active.slice(request.offset, state.active.size())?
+            let next = {
+                let state = self.state.lock();
+                match state.sealed.range(slice.base_offset + 1..).next() {
+                    Some((_, segment)) => ReadStart::Sealed(Arc::clone(segment)),
+                    None if state.active.base_offset() > slice.base_offset => {
+                        ReadStart::Ready(state.active.slice(request.offset, state.active.size())?)
+                    }
+                    None => return Ok(ReadResult { records: Bytes::new(), offsets }),
                 }
-                None => return Ok(Bytes::new()),
             };
-            if next.base_offset >= offsets.readable_end(request.isolation) {
-                return Ok(Bytes::new());
+            slice = next.slice(request.offset)?;
+            if slice.base_offset >= offsets.readable_end(request.isolation) {
+                return Ok(ReadResult { records: Bytes::new(), offsets });
             }
-            slice = next;
         }
     }
 

@@ -327,3 +327,18 @@ pub fn consume_all(
     }
     messages
 }
+
+/// Each record's key by (partition, offset).
+pub fn keys_by_position(
+    messages: &[rdkafka::message::OwnedMessage],
+) -> std::collections::HashMap<(i32, i64), String> {
+    use rdkafka::Message;
+    messages
+        .iter()
+        .map(|message| {
+            let key = String::from_utf8(message.key().expect("keyed record").to_vec())
+                .expect("UTF-8 key");
+            ((message.partition(), message.offset()), key)
+        })
+        .collect()
+}
