@@ -30,6 +30,7 @@ pub struct Broker {
     advertised: HostPort,
     topic_changes: tokio::sync::Mutex<()>,
     fetch_response_budget: Arc<tokio::sync::Semaphore>,
+    fetch_response_budget_bytes: usize,
 }
 
 impl Broker {
@@ -72,6 +73,7 @@ impl Broker {
             advertised,
             topic_changes: tokio::sync::Mutex::new(()),
             fetch_response_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
+            fetch_response_budget_bytes: budget,
         })
     }
 
@@ -103,6 +105,11 @@ impl Broker {
     /// Memory budget for fetch responses (see [`crate::limits::FETCH_RESPONSE_BUDGET_BYTES`]).
     pub fn fetch_response_budget(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.fetch_response_budget
+    }
+
+    /// The size of the whole fetch response budget.
+    pub fn fetch_response_budget_bytes(&self) -> usize {
+        self.fetch_response_budget_bytes
     }
 
     /// The log of a partition this broker hosts.

@@ -66,6 +66,19 @@ pub const CONNECTION_IDLE_MS_DEFAULT: u64 = 10 * 60 * 1000;
 /// connection, so a stalled peer cannot hold request budget indefinitely.
 pub const TRANSFER_STALL_MS_MAX: u64 = 30_000;
 
+/// The slowest transfer rate a frame body or a response write may keep up: a transfer of `n`
+/// bytes must finish within the stall timeout plus `n` at this rate, so a peer trickling
+/// one byte at a time cannot hold budget for hours.
+pub const TRANSFER_RATE_BYTES_PER_S_MIN: u64 = 1024 * 1024;
+
+/// Frames at most this large draw from their own budget ([`SMALL_REQUEST_BYTES_BUDGET`]), so
+/// metadata, heartbeats and fetch requests never queue behind a large produce frame waiting
+/// for the main budget.
+pub const SMALL_FRAME_BYTES_MAX: u32 = 64 * 1024;
+
+/// The small frames' budget.
+pub const SMALL_REQUEST_BYTES_BUDGET: usize = 64 * 1024 * 1024;
+
 /// How long graceful shutdown waits for in-flight requests before closing connections.
 pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 30_000;
 
@@ -81,4 +94,6 @@ const _: () = assert!((MESSAGE_BYTES_MAX_DEFAULT as u32) < FRAME_SIZE_MAX_DEFAUL
 const _: () = assert!(FETCH_RESPONSE_BYTES_MAX_DEFAULT > MESSAGE_BYTES_MAX_DEFAULT);
 const _: () = assert!(FETCH_RESPONSE_BUDGET_BYTES >= FETCH_RESPONSE_BYTES_MAX_DEFAULT as usize);
 const _: () = assert!(BATCH_HEADER_SIZE > LOG_OVERHEAD);
+const _: () = assert!(SMALL_FRAME_BYTES_MAX < FRAME_SIZE_MAX_DEFAULT);
+const _: () = assert!(SMALL_FRAME_BYTES_MAX as usize <= SMALL_REQUEST_BYTES_BUDGET);
 const _: () = assert!((PARTITIONS_PER_TOPIC_MAX as usize) <= PARTITIONS_TOTAL_MAX);

@@ -85,7 +85,13 @@ async fn partition_directories_no_topic_owns_are_kept_aside_not_deleted() {
     std::fs::write(unrelated.join("readme.txt"), b"not a log").unwrap();
     broker.restart().await;
     assert!(!orphan.exists());
-    let kept = broker.data_dir().join("orphan-3-stray").join("00000000000000000000.log");
-    assert_eq!(std::fs::read(kept).unwrap(), b"someone's data");
+    let kept: Vec<_> = std::fs::read_dir(broker.data_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("orphan-3.") && name.ends_with("-stray"))
+        .collect();
+    assert_eq!(kept.len(), 1, "renamed with a unique suffix: {kept:?}");
+    let log = broker.data_dir().join(&kept[0]).join("00000000000000000000.log");
+    assert_eq!(std::fs::read(log).unwrap(), b"someone's data");
     assert!(unrelated.join("readme.txt").exists(), "directories without log files are left alone");
 }

@@ -206,3 +206,27 @@ async fn stalled_and_idle_connections_cannot_starve_others() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(idle.is_closed().await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_trickling_a_frame_is_closed_at_its_transfer_deadline() {
+    let broker = TestBroker::start_with(&[("connections.max.idle.ms", "500")]).await;
+    let mut trickler = RawClient::connect(broker.address()).await;
+    // A 1 MiB frame may take the stall timeout plus one second at the minimum rate.
+    trickler.send_raw(&(1i32 << 20).to_be_bytes()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        // One byte every 200 ms: never stalled for 500 ms, far below 1 MiB/s.
+        if trickler.send_raw(&[0]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(closed || trickler.is_closed().await, "a trickling body is cut off");
+    // Meanwhile small requests were served from their own budget.
+    let mut normal = RawClient::connect(broker.address()).await;
+    let response: ApiVersionsResponse =
+        normal.request(ApiKey::ApiVersions, 3, &versions_request()).await;
+    assert_eq!(response.error_code, 0);
+}

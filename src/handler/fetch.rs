@@ -75,7 +75,7 @@ pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> Fetc
             .flat_map(|(_, targets)| targets)
             .filter_map(|target| target.log.as_ref().ok().map(|log| log.subscribe_high_watermark()))
             .collect();
-        let mut budget = reserve(context, max_bytes).await;
+        let budget = reserve(context, max_bytes).await;
         let (responses, bytes, any_error) = read_all(&topics, isolation, max_bytes);
         let done = bytes >= i64::from(request.min_bytes)
             || any_error
@@ -83,11 +83,9 @@ pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> Fetc
             || Instant::now() >= deadline
             || *shutdown.borrow();
         if done {
-            // Keep only what the response uses (a KIP-74 batch may even exceed it).
-            let used = usize::try_from(bytes).unwrap_or(0).min(budget.num_permits());
-            let kept = budget.split(used);
+            let budget = settle(context, budget, usize::try_from(bytes).unwrap_or(0)).await;
             let response = FetchResponse::default().with_responses(responses);
-            return FetchOutcome { response, budget: kept };
+            return FetchOutcome { response, budget: Some(budget) };
         }
         drop(budget);
         wait_for_new_data(&mut watchers, deadline, &mut shutdown).await;
@@ -99,6 +97,27 @@ async fn reserve(context: &RequestContext<'_>, max_bytes: i32) -> OwnedSemaphore
     let budget = Arc::clone(context.broker.fetch_response_budget());
     let wanted = u32::try_from(max_bytes).unwrap_or(0);
     budget.acquire_many_owned(wanted).await.expect("the fetch budget is never closed")
+}
+
+/// Trims the reservation to the bytes the response holds, or tops it up when a KIP-74 first
+/// batch made the response larger than `max_bytes` (never beyond the whole budget).
+async fn settle(
+    context: &RequestContext<'_>,
+    mut budget: OwnedSemaphorePermit,
+    used: usize,
+) -> OwnedSemaphorePermit {
+    let held = budget.num_permits();
+    if used <= held {
+        return budget.split(used).expect("at most the permits held");
+    }
+    let total = context.broker.fetch_response_budget_bytes();
+    let extra = u32::try_from(used.min(total) - held.min(total)).unwrap_or(u32::MAX);
+    let more = Arc::clone(context.broker.fetch_response_budget())
+        .acquire_many_owned(extra)
+        .await
+        .expect("the fetch budget is never closed");
+    budget.merge(more);
+    budget
 }
 
 /// KIP-227 checks: Riffle never creates sessions, so only full fetches are served.
@@ -181,7 +200,7 @@ fn read_partition(
         isolation,
     })
     .inspect_err(|error| {
-        if !matches!(error, Error::OffsetOutOfRange { .. }) {
+        if matches!(error, Error::Storage(_)) {
             tracing::error!(partition = %log.topic_partition(), %error, "fetch read failed");
         }
     })

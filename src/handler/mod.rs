@@ -70,7 +70,8 @@ pub async fn dispatch(
     );
     let context = RequestContext { broker, header, version: header.request_api_version, shutdown };
     let api_key = frame.api_key;
-    match route(&context, api_key, frame.body).instrument(span).await {
+    let body = Body { bytes: frame.body, header_reserved_bytes: frame.header_reserved_bytes };
+    match route(&context, api_key, body).instrument(span).await {
         Ok(Reply::Close(reason)) | Err(Reply::Close(reason)) => {
             Reply::Close(format!("{api_key:?}: {reason}"))
         }
@@ -78,7 +79,13 @@ pub async fn dispatch(
     }
 }
 
-async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Bytes) -> Result<Reply, Reply> {
+/// A request body still encoded, with what its header's decoding reserved.
+struct Body {
+    bytes: Bytes,
+    header_reserved_bytes: u64,
+}
+
+async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Result<Reply, Reply> {
     let version = context.version;
     if !versions::is_served(api_key, version) {
         if api_key == ApiKey::ApiVersions {
@@ -115,8 +122,9 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Bytes) -> Re
     })
 }
 
-fn decode<T: Decodable>(api_key: ApiKey, version: i16, body: Bytes) -> Result<T, Reply> {
-    protocol::decode_body(api_key, version, body).map_err(|error| Reply::Close(error.to_string()))
+fn decode<T: Decodable>(api_key: ApiKey, version: i16, body: Body) -> Result<T, Reply> {
+    protocol::decode_body(api_key, version, body.bytes, body.header_reserved_bytes)
+        .map_err(|error| Reply::Close(error.to_string()))
 }
 
 /// Encodes a response at the request's version.

@@ -11,7 +11,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// One fixed-size entry of an index file.
@@ -29,8 +29,35 @@ enum Entries<E> {
     /// appends.
     Active { entries: Vec<E>, persisted: usize, file: File },
     /// `count` entries, all on disk. No file handle is kept: a lookup opens the file, so a
-    /// sealed segment costs one open file (its log), as in Kafka.
-    Sealed { count: usize },
+    /// sealed segment costs one open file (its log), as in Kafka. The file's identity is kept
+    /// so that a lookup never reads another index that took the path (a topic deleted and
+    /// recreated under the same name).
+    Sealed { count: usize, identity: FileIdentity },
+}
+
+/// Who a sealed index file is: device, inode, size and change time. Inode numbers are
+/// reused as soon as a file is deleted, so the inode alone cannot tell a replacement apart;
+/// a sealed index is never modified, so its size and change time stay as they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+    size: u64,
+    changed_s: i64,
+    changed_ns: i64,
+}
+
+impl FileIdentity {
+    fn of(file: &File) -> io::Result<Self> {
+        let metadata = file.metadata()?;
+        Ok(Self {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.len(),
+            changed_s: metadata.ctime(),
+            changed_ns: metadata.ctime_nsec(),
+        })
+    }
 }
 
 /// An index file and its entries.
@@ -68,7 +95,7 @@ impl<E: IndexEntry> IndexFile<E> {
             let entries = bytes.chunks_exact(E::SIZE).map(E::decode).collect();
             Entries::Active { entries, persisted: count, file }
         } else {
-            Entries::Sealed { count }
+            Entries::Sealed { count, identity: FileIdentity::of(&file)? }
         };
         Ok(Some(Self { path: path.to_owned(), entries }))
     }
@@ -76,7 +103,7 @@ impl<E: IndexEntry> IndexFile<E> {
     pub fn len(&self) -> usize {
         match &self.entries {
             Entries::Active { entries, .. } => entries.len(),
-            Entries::Sealed { count } => *count,
+            Entries::Sealed { count, .. } => *count,
         }
     }
 
@@ -107,8 +134,17 @@ impl<E: IndexEntry> IndexFile<E> {
     fn reader(&self) -> io::Result<Reader<'_, E>> {
         Ok(match &self.entries {
             Entries::Active { entries, .. } => Reader::Memory(entries),
-            Entries::Sealed { .. } => Reader::File(File::open(&self.path)?),
+            Entries::Sealed { identity, .. } => Reader::File(self.open_sealed(*identity)?),
         })
+    }
+
+    /// Opens a sealed index's file, refusing a different file at the same path.
+    fn open_sealed(&self, identity: FileIdentity) -> io::Result<File> {
+        let file = File::open(&self.path)?;
+        if FileIdentity::of(&file)? != identity {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "the index file was replaced"));
+        }
+        Ok(file)
     }
 
     pub fn entry(&self, index: usize) -> io::Result<E> {
@@ -161,7 +197,7 @@ impl<E: IndexEntry> IndexFile<E> {
     pub fn sync(&self) -> io::Result<()> {
         match &self.entries {
             Entries::Active { file, .. } => file.sync_data(),
-            Entries::Sealed { .. } => File::open(&self.path)?.sync_data(),
+            Entries::Sealed { identity, .. } => self.open_sealed(*identity)?.sync_data(),
         }
     }
 
@@ -169,7 +205,10 @@ impl<E: IndexEntry> IndexFile<E> {
     pub fn seal(&mut self) -> io::Result<()> {
         self.persist()?;
         let count = self.len();
-        self.entries = Entries::Sealed { count };
+        if let Entries::Active { file, .. } = &self.entries {
+            let identity = FileIdentity::of(file)?;
+            self.entries = Entries::Sealed { count, identity };
+        }
         Ok(())
     }
 }
@@ -228,6 +267,22 @@ mod tests {
         active.append(entry(40, 400));
         active.persist().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn a_sealed_index_never_reads_a_replacement_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        let mut index = IndexFile::<OffsetEntry>::create(&path).unwrap();
+        index.append(entry(10, 100));
+        index.seal().unwrap();
+        assert_eq!(index.floor(10).unwrap(), Some(entry(10, 100)));
+        std::fs::remove_file(&path).unwrap();
+        let mut other = IndexFile::<OffsetEntry>::create(&path).unwrap();
+        other.append(entry(10, 999));
+        other.seal().unwrap();
+        let error = index.floor(10).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

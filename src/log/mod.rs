@@ -201,7 +201,9 @@ impl LogManager {
                 remove_in_background(entry.path());
             } else if self.is_stray_partition_dir(&name) && holds_log_files(&entry.path()) {
                 // Kept, not deleted, as Kafka keeps stray logs: they may be an operator's.
-                let target = entry.path().with_file_name(format!("{name}{STRAY_SUFFIX}"));
+                let unique = Uuid::new_v4().simple().to_string();
+                let target =
+                    entry.path().with_file_name(format!("{name}.{}{STRAY_SUFFIX}", &unique[..8]));
                 tracing::warn!(
                     dir = name,
                     "a partition directory no topic owns; renamed to -stray"

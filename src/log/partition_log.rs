@@ -356,8 +356,24 @@ impl PartitionLog {
 
     /// Reads whole batches at `request.offset` (from one segment, as Kafka does).
     pub fn read(&self, request: LogRead) -> Result<ReadResult> {
+        self.read_segments(request).map_err(|error| self.deleted_or(error))
+    }
+
+    /// A deleted log's files may vanish under a read or flush in flight: that is the topic
+    /// being gone, not a storage failure.
+    fn deleted_or(&self, error: Error) -> Error {
+        match &self.state.lock().closed {
+            Some(closed @ Closed::Deleted) => closed.error(&self.topic_partition),
+            _ => error,
+        }
+    }
+
+    fn read_segments(&self, request: LogRead) -> Result<ReadResult> {
         let (start, offsets) = {
             let state = self.state.lock();
+            if let Some(closed @ Closed::Deleted) = &state.closed {
+                return Err(closed.error(&self.topic_partition));
+            }
             let offsets = state.offsets();
             self.check_fetch_offset(request.offset, &offsets)?;
             if request.offset >= offsets.readable_end(request.isolation) {
@@ -448,7 +464,9 @@ impl PartitionLog {
         self.flush_queued.store(false, Ordering::Release);
         let (target, unsynced, active, dir_changes) = {
             let state = self.state.lock();
-            if state.recovery_point == state.log_end_offset && state.unsynced.is_empty() {
+            let nothing_to_sync =
+                state.recovery_point == state.log_end_offset && state.unsynced.is_empty();
+            if nothing_to_sync || state.closed == Some(Closed::Deleted) {
                 return Ok(());
             }
             let dir_changes =

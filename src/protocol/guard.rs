@@ -255,15 +255,21 @@ pub fn check_header(frame: &[u8], header_version: i16) -> Result<u64, GuardError
     Ok(walker.reserved_bytes)
 }
 
-/// Walks `body` (the bytes after the request header) as a `version` request of `shape`.
-/// Returns the bytes the decoder will reserve for arrays.
-pub fn check(shape: &RequestShape, version: i16, body: &[u8]) -> Result<u64, GuardError> {
+/// Walks `body` (the bytes after the request header) as a `version` request of `shape`,
+/// continuing from the `header_reserved_bytes` the header's walk counted (one cap covers the
+/// whole request). Returns the bytes the decoder will reserve.
+pub fn check(
+    shape: &RequestShape,
+    version: i16,
+    body: &[u8],
+    header_reserved_bytes: u64,
+) -> Result<u64, GuardError> {
     let mut walker = Walker {
         body,
         position: 0,
         version,
         flexible: version >= shape.flexible_min,
-        reserved_bytes: 0,
+        reserved_bytes: header_reserved_bytes,
     };
     walker.walk_fields(shape.fields)?;
     Ok(walker.reserved_bytes)

@@ -21,6 +21,8 @@ pub struct RequestFrame {
     pub api_key: ApiKey,
     pub header: RequestHeader,
     pub body: Bytes,
+    /// What decoding the header reserved (counted toward the body's guard).
+    pub header_reserved_bytes: u64,
 }
 
 /// Why a frame or body could not be decoded. Kafka closes the connection for all of these.
@@ -47,10 +49,11 @@ pub fn parse_request_frame(mut frame: Bytes) -> Result<RequestFrame, DecodeError
     let api_key =
         ApiKey::try_from(api_key_value).map_err(|_| DecodeError::UnknownApiKey(api_key_value))?;
     let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let _reserved_bytes = guard::check_header(&frame, api_key.request_header_version(version))?;
+    let header_reserved_bytes =
+        guard::check_header(&frame, api_key.request_header_version(version))?;
     let header = kafka_protocol::protocol::decode_request_header_from_buffer(&mut frame)
         .map_err(DecodeError::Header)?;
-    Ok(RequestFrame { api_key, header, body: frame })
+    Ok(RequestFrame { api_key, header, body: frame, header_reserved_bytes })
 }
 
 /// Decodes a request body after the hostile-length guard has walked it.
@@ -58,9 +61,10 @@ pub fn decode_body<T: Decodable>(
     api_key: ApiKey,
     version: i16,
     mut body: Bytes,
+    header_reserved_bytes: u64,
 ) -> Result<T, DecodeError> {
     let shape = guard::shape(api_key).expect("every served api has a guard shape");
-    let _reserved_bytes = guard::check(shape, version, &body)?;
+    let _reserved_bytes = guard::check(shape, version, &body, header_reserved_bytes)?;
     T::decode(&mut body, version).map_err(DecodeError::Body)
 }
 

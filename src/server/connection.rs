@@ -10,9 +10,13 @@
 //! order), and writes each response; the socket is flushed when no further request is
 //! waiting, so pipelined responses share writes.
 //!
-//! Timeouts keep a stalled peer from holding budget: a frame body or a response write that
-//! makes no progress for [`TRANSFER_STALL_MS_MAX`] (or `connections.max.idle.ms`, if shorter)
-//! closes the connection, and so does `connections.max.idle.ms` without a request.
+//! Small frames (up to [`SMALL_FRAME_BYTES_MAX`]) draw from a budget of their own, so they
+//! never queue behind a large frame waiting for the main budget.
+//!
+//! Timeouts keep a slow or stalled peer from holding budget: a frame body or a response write
+//! that makes no progress for [`TRANSFER_STALL_MS_MAX`] (or `connections.max.idle.ms`, if
+//! shorter), or that runs slower than [`TRANSFER_RATE_BYTES_PER_S_MIN`] overall, closes the
+//! connection, and so does `connections.max.idle.ms` without a request.
 //!
 //! A bad size, an undecodable header or body, an unknown API key or an unsupported version
 //! closes the connection (Kafka's behaviour) with a `tracing` line saying why.
@@ -27,11 +31,14 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
 use crate::broker::Broker;
 use crate::handler::{self, Reply};
-use crate::limits::{REQUESTS_QUEUED_PER_CONNECTION_MAX, TRANSFER_STALL_MS_MAX};
+use crate::limits::{
+    REQUESTS_QUEUED_PER_CONNECTION_MAX, SMALL_FRAME_BYTES_MAX, TRANSFER_RATE_BYTES_PER_S_MIN,
+    TRANSFER_STALL_MS_MAX,
+};
 use crate::protocol::parse_request_frame;
 
 /// Responses are written in slices of this size, each under the stall timeout.
@@ -50,6 +57,8 @@ struct Frame {
 pub struct ConnectionContext {
     pub broker: Arc<Broker>,
     pub request_budget: Arc<Semaphore>,
+    /// The budget of frames up to [`SMALL_FRAME_BYTES_MAX`].
+    pub small_request_budget: Arc<Semaphore>,
     pub frame_size_max: u32,
     pub idle: Duration,
     pub shutdown: watch::Receiver<bool>,
@@ -109,18 +118,29 @@ async fn process(context: &ConnectionContext, frame: Frame) -> Reply {
     }
 }
 
-/// Writes a response in slices; a slice that cannot be written within the stall timeout
-/// means the client stopped reading.
+/// How long moving `bytes` may take in all: the stall timeout plus the bytes at the minimum
+/// rate.
+fn transfer_deadline(stall: Duration, bytes: usize) -> Instant {
+    let seconds = u64::try_from(bytes).unwrap_or(u64::MAX) / TRANSFER_RATE_BYTES_PER_S_MIN;
+    Instant::now() + stall + Duration::from_secs(seconds)
+}
+
+/// Writes a response in slices: a slice that cannot be written within the stall timeout, or
+/// a response still unwritten at its transfer deadline, means the client is not reading.
 async fn write_response(
     writer: &mut (impl AsyncWrite + Unpin),
     bytes: &[u8],
     stall: Duration,
 ) -> Result<(), String> {
+    let deadline = transfer_deadline(stall, bytes.len());
     for slice in bytes.chunks(WRITE_SLICE_BYTES) {
-        match timeout(stall, writer.write_all(slice)).await {
+        let limit = stall.min(deadline.saturating_duration_since(Instant::now()));
+        match timeout(limit, writer.write_all(slice)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => return Err(format!("write failed: {error}")),
-            Err(_) => return Err(format!("client read nothing for {} ms", stall.as_millis())),
+            Err(_) => {
+                return Err(format!("client too slow reading a {}-byte response", bytes.len()));
+            }
         }
     }
     Ok(())
@@ -187,7 +207,12 @@ async fn read_frame(
     }
     let connection_budget =
         Arc::clone(allowance).acquire_many_owned(size).await.map_err(|_| "closed".to_owned())?;
-    let broker_budget = Arc::clone(&context.request_budget)
+    let lane = if size <= SMALL_FRAME_BYTES_MAX {
+        &context.small_request_budget
+    } else {
+        &context.request_budget
+    };
+    let broker_budget = Arc::clone(lane)
         .acquire_many_owned(size)
         .await
         .map_err(|_| "request budget closed".to_owned())?;
@@ -200,17 +225,20 @@ async fn read_frame(
     }))
 }
 
-/// Reads exactly `size` bytes, failing if the peer stalls.
+/// Reads exactly `size` bytes, failing if the peer stalls or is slower than the minimum
+/// transfer rate overall.
 async fn read_body(
     socket: &mut (impl AsyncRead + Unpin),
     size: usize,
     stall: Duration,
 ) -> Result<Bytes, String> {
+    let deadline = transfer_deadline(stall, size);
     let mut body = BytesMut::with_capacity(size);
     while body.len() < size {
         let mut limited =
             (&mut *socket).take(u64::try_from(size - body.len()).expect("usize fits u64"));
-        match timeout(stall, limited.read_buf(&mut body)).await {
+        let limit = stall.min(deadline.saturating_duration_since(Instant::now()));
+        match timeout(limit, limited.read_buf(&mut body)).await {
             Ok(Ok(0)) => {
                 return Err(format!("frame body truncated at {} of {size} bytes", body.len()));
             }

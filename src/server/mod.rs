@@ -89,6 +89,7 @@ async fn accept_connections(
         frame_size_max: broker.config().socket_request_max_bytes,
         idle: Duration::from_millis(broker.config().connections_max_idle_ms),
         request_budget: Arc::new(Semaphore::new(budget)),
+        small_request_budget: Arc::new(Semaphore::new(crate::limits::SMALL_REQUEST_BYTES_BUDGET)),
         broker,
         shutdown: shutdown.clone(),
     };

@@ -232,7 +232,7 @@ fn headers_walk_exactly_and_tagged_fields_count_toward_the_limit() {
 fn hostile_metadata_array_length_is_refused() {
     // The 4-byte body that makes the crate ask for ~150 GB: topics count 0x7fffffff.
     let body = [0x7f, 0xff, 0xff, 0xff];
-    let error = check(shape(ApiKey::Metadata).unwrap(), 0, &body).unwrap_err();
+    let error = check(shape(ApiKey::Metadata).unwrap(), 0, &body, 0).unwrap_err();
     assert_eq!(error, GuardError::ArrayLength { length: 0x7fff_ffff, remaining: 0 });
 }
 
@@ -240,7 +240,7 @@ fn hostile_metadata_array_length_is_refused() {
 fn hostile_compact_array_length_is_refused() {
     // Metadata v9 (flexible): varint 0xffffffff = 2^32 - 2 topics.
     let body = [0xff, 0xff, 0xff, 0xff, 0x0f];
-    let error = check(shape(ApiKey::Metadata).unwrap(), 9, &body).unwrap_err();
+    let error = check(shape(ApiKey::Metadata).unwrap(), 9, &body, 0).unwrap_err();
     assert!(matches!(error, GuardError::ArrayLength { .. }), "{error}");
 }
 
@@ -255,7 +255,7 @@ fn hostile_nested_array_length_is_refused() {
     body.put_i16(1);
     body.put_u8(b't');
     body.put_i32(i32::MAX);
-    let error = check(shape(ApiKey::Produce).unwrap(), 3, &body).unwrap_err();
+    let error = check(shape(ApiKey::Produce).unwrap(), 3, &body, 0).unwrap_err();
     assert!(matches!(error, GuardError::ArrayLength { .. }), "{error}");
 }
 
@@ -275,7 +275,7 @@ fn array_memory_is_capped_even_when_lengths_fit_the_frame() {
     body.put_u8(b't');
     body.put_i32(i32::try_from(count).unwrap());
     body.put_bytes(0, count * 16);
-    let error = check(shape(ApiKey::Fetch).unwrap(), 4, &body).unwrap_err();
+    let error = check(shape(ApiKey::Fetch).unwrap(), 4, &body, 0).unwrap_err();
     assert!(matches!(error, GuardError::ArrayMemory { .. }), "{error}");
 }
 
@@ -283,7 +283,7 @@ fn array_memory_is_capped_even_when_lengths_fit_the_frame() {
 fn negative_lengths_other_than_null_are_refused() {
     let mut body = BytesMut::new();
     body.put_i32(-2);
-    let error = check(shape(ApiKey::Metadata).unwrap(), 1, &body).unwrap_err();
+    let error = check(shape(ApiKey::Metadata).unwrap(), 1, &body, 0).unwrap_err();
     assert_eq!(error, GuardError::NegativeLength(-2));
 }
 
@@ -295,7 +295,7 @@ fn truncated_bodies_are_refused() {
     let mut buf = BytesMut::new();
     request.encode(&mut buf, 4).unwrap();
     for cut in 0..buf.len() {
-        assert!(check(shape(ApiKey::Metadata).unwrap(), 4, &buf[..cut]).is_err(), "cut {cut}");
+        assert!(check(shape(ApiKey::Metadata).unwrap(), 4, &buf[..cut], 0).is_err(), "cut {cut}");
     }
 }
 
@@ -321,10 +321,10 @@ fn random_bytes_never_panic_and_guarded_decode_never_over_reserves() {
         // may abort the process.
         let body = Bytes::from(body);
         let _ = match api_key {
-            ApiKey::Metadata => decode_body::<MetadataRequest>(api_key, version, body).map(drop),
-            ApiKey::Produce => decode_body::<ProduceRequest>(api_key, version, body).map(drop),
-            ApiKey::Fetch => decode_body::<FetchRequest>(api_key, version, body).map(drop),
-            _ => decode_body::<ListOffsetsRequest>(api_key, version, body).map(drop),
+            ApiKey::Metadata => decode_body::<MetadataRequest>(api_key, version, body, 0).map(drop),
+            ApiKey::Produce => decode_body::<ProduceRequest>(api_key, version, body, 0).map(drop),
+            ApiKey::Fetch => decode_body::<FetchRequest>(api_key, version, body, 0).map(drop),
+            _ => decode_body::<ListOffsetsRequest>(api_key, version, body, 0).map(drop),
         };
     }
 }
