@@ -172,6 +172,7 @@ async fn hostile_array_lengths_do_not_allocate() {
         "dense Metadata array",
     )
     .await;
+    drop(dense);
     let grown_mib = rss_kib().saturating_sub(before) / 1024;
     assert!(grown_mib < 400, "memory stays bounded: grew {grown_mib} MiB");
     still_serves(&broker, "victim").await;

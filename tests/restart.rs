@@ -9,7 +9,10 @@ use common::{TestBroker, consume_all, create_topic, producer_config};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) -> Vec<(i32, i64)> {
-    let producer: FutureProducer = producer_config(bootstrap, &[("acks", "all")]).create().unwrap();
+    // Batches of at most 16 KiB, so 64 KiB segments roll several times however librdkafka
+    // happens to group the records.
+    let producer: FutureProducer =
+        producer_config(bootstrap, &[("acks", "all"), ("batch.size", "16384")]).create().unwrap();
     let mut deliveries = Vec::new();
     for index in range {
         let key = format!("key-{index}");
@@ -34,8 +37,11 @@ async fn everything_is_still_there_after_a_restart_and_offsets_continue() {
     // Small segments so the restart reopens many sealed segments and indexes.
     create_topic(&broker.bootstrap(), "durable", 4, &[("segment.bytes", "65536")]).await;
     let first = produce(&broker.bootstrap(), "durable", 0..10_000).await;
-    let segments = std::fs::read_dir(broker.data_dir().join("durable-0")).unwrap().count();
-    assert!(segments > 9, "several segments: {segments} files");
+    let segments = std::fs::read_dir(broker.data_dir().join("durable-0"))
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".log"))
+        .count();
+    assert!(segments >= 4, "several segments: {segments}");
 
     broker.restart().await;
     assert!(
