@@ -24,7 +24,6 @@ use crate::metadata::{
 #[derive(Debug)]
 pub struct Broker {
     config: BrokerConfig,
-    clock: Clock,
     metadata: MetadataStore,
     logs: Arc<LogManager>,
     advertised: HostPort,
@@ -46,7 +45,7 @@ impl Broker {
             },
             clock.clone(),
         )?;
-        let logs = Arc::new(LogManager::open(&config.data_dir, clock.clone())?);
+        let logs = Arc::new(LogManager::open(&config.data_dir, clock)?);
         let image = metadata.image();
         for topic in image.topics.values() {
             let log_config = Arc::new(LogConfig::resolve(&config.topic_defaults, &topic.configs));
@@ -67,7 +66,6 @@ impl Broker {
             .max(usize::try_from(config.fetch_max_bytes).unwrap_or(0));
         Ok(Self {
             config,
-            clock,
             metadata,
             logs,
             advertised,
@@ -79,10 +77,6 @@ impl Broker {
 
     pub fn config(&self) -> &BrokerConfig {
         &self.config
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
     }
 
     pub fn metadata(&self) -> &MetadataStore {

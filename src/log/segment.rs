@@ -80,7 +80,6 @@ pub enum RollReason {
 #[derive(Debug)]
 pub struct Segment {
     base_offset: i64,
-    dir: PathBuf,
     log: Arc<File>,
     /// Bytes of whole batches in the log file.
     size: u64,
@@ -107,7 +106,6 @@ impl Segment {
         let log = open_log(&log_path(dir, base_offset), true)?;
         log.set_len(0)?;
         Ok(Self::assemble(
-            dir,
             base_offset,
             Arc::new(log),
             Self::fresh_indexes(dir, base_offset)?,
@@ -117,7 +115,6 @@ impl Segment {
 
     /// A segment with no batches indexed yet, over the given files.
     fn assemble(
-        dir: &Path,
         base_offset: i64,
         log: Arc<File>,
         indexes: (IndexFile<OffsetEntry>, IndexFile<TimeEntry>),
@@ -125,7 +122,6 @@ impl Segment {
     ) -> Self {
         Self {
             base_offset,
-            dir: dir.to_owned(),
             log,
             size: 0,
             next_offset: base_offset,
@@ -161,7 +157,7 @@ impl Segment {
     ) -> io::Result<(Self, u64)> {
         let log = Arc::new(open_log(&log_path(dir, base_offset), true)?);
         let mut segment =
-            Self::assemble(dir, base_offset, log, Self::fresh_indexes(dir, base_offset)?, now_ms);
+            Self::assemble(base_offset, log, Self::fresh_indexes(dir, base_offset)?, now_ms);
         let truncated = segment.scan_and_index(index_interval_bytes)?;
         Ok((segment, truncated))
     }
@@ -184,7 +180,7 @@ impl Segment {
             return Ok(None);
         };
         let mut segment =
-            Self::assemble(dir, base_offset, Arc::new(log), (offset_index, time_index), now_ms);
+            Self::assemble(base_offset, Arc::new(log), (offset_index, time_index), now_ms);
         segment.size = size;
         if !segment.indexes_are_sane()? {
             return Ok(None);
@@ -219,9 +215,9 @@ impl Segment {
             self.offset_of_max_timestamp = self.base_offset + i64::from(entry.relative_offset);
         }
         self.first_batch_timestamp =
-            self.header_at(0, self.size)?.map(|header| header.max_timestamp);
+            read_header(&self.log, 0, self.size)?.map(|header| header.max_timestamp);
         let mut position = self.offset_index.last()?.map_or(0, |entry| u64::from(entry.position));
-        while let Some(header) = self.header_at(position, self.size)? {
+        while let Some(header) = read_header(&self.log, position, self.size)? {
             self.next_offset = header.next_offset();
             if header.max_timestamp > self.max_timestamp {
                 self.max_timestamp = header.max_timestamp;
@@ -236,6 +232,12 @@ impl Segment {
             )));
         }
         Ok(())
+    }
+
+    /// The partition directory holding the segment's files.
+    #[cfg(test)]
+    fn dir(&self) -> PathBuf {
+        self.offset_index.path().parent().expect("index files live in a directory").to_owned()
     }
 
     pub fn base_offset(&self) -> i64 {
@@ -386,42 +388,11 @@ impl Segment {
         self.time_index.sync()
     }
 
-    /// Deletes the segment's files.
-    pub fn delete_files(&self) -> io::Result<()> {
-        for path in [
-            log_path(&self.dir, self.base_offset),
-            self.offset_index.path().to_owned(),
-            self.time_index.path().to_owned(),
-        ] {
-            match std::fs::remove_file(&path) {
-                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
     /// The position to start scanning from for `offset`: that of the last indexed batch whose
     /// last offset is at most `offset`, or 0.
     pub fn index_position(&self, offset: i64) -> io::Result<u64> {
         let relative = (offset - self.base_offset).max(0);
         Ok(self.offset_index.floor(relative)?.map_or(0, |entry| u64::from(entry.position)))
-    }
-
-    /// The header of the batch at `position`, if a whole header lies before `end`.
-    pub fn header_at(&self, position: u64, end: u64) -> io::Result<Option<BatchHeader>> {
-        read_header(&self.log, position, end)
-    }
-
-    /// The first batch at or after `start` whose last offset is at least `offset`, with its
-    /// position.
-    pub fn find_batch(
-        &self,
-        offset: i64,
-        start: u64,
-        end: u64,
-    ) -> io::Result<Option<(u64, BatchHeader)>> {
-        find_batch(&self.log, offset, start, end)
     }
 
     /// Prepares the search for the first record with a timestamp at or after `timestamp` and
@@ -483,14 +454,9 @@ impl Segment {
     /// [`Segment::scan_and_index`]). Returns the number of bytes cut off.
     #[cfg(test)]
     pub fn recover(&mut self, index_interval_bytes: u64, now_ms: i64) -> io::Result<u64> {
-        let indexes = Self::fresh_indexes(&self.dir, self.base_offset)?;
-        *self = Self::assemble(
-            &self.dir.clone(),
-            self.base_offset,
-            Arc::clone(&self.log),
-            indexes,
-            now_ms,
-        );
+        let dir = self.dir();
+        let indexes = Self::fresh_indexes(&dir, self.base_offset)?;
+        *self = Self::assemble(self.base_offset, Arc::clone(&self.log), indexes, now_ms);
         self.scan_and_index(index_interval_bytes)
     }
 

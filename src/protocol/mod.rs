@@ -9,6 +9,8 @@
 pub mod guard;
 pub mod record_batch;
 pub mod records;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod versions;
 
 use bytes::{BufMut, Bytes, BytesMut};

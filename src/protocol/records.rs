@@ -222,35 +222,13 @@ fn snappy_block(block: &[u8], cap: usize, output: &mut Vec<u8>) -> Result<()> {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use kafka_protocol::records::{
-        Compression as CrateCompression, Record, RecordBatchEncoder, RecordEncodeOptions,
-        TimestampType,
-    };
+    use kafka_protocol::records::Compression as CrateCompression;
+
+    use crate::protocol::test_support::crate_batch;
 
     fn encoded(compression: CrateCompression, timestamps: &[i64]) -> Vec<u8> {
-        let records: Vec<Record> = timestamps
-            .iter()
-            .enumerate()
-            .map(|(index, timestamp)| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i64::try_from(index).unwrap(),
-                sequence: i32::try_from(index).unwrap(),
-                timestamp: *timestamp,
-                key: Some(Bytes::from(format!("key-{index}"))),
-                value: Some(Bytes::from(vec![b'v'; 100])),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = bytes::BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression };
-        RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
-        buf.to_vec()
+        let value = |_| Bytes::from(vec![b'v'; 100]);
+        crate_batch(compression, timestamps.len(), value, |index| timestamps[index])
     }
 
     fn metas(batch: &[u8]) -> Vec<(i64, i64)> {

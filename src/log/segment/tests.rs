@@ -198,8 +198,11 @@ fn a_flipped_byte_mid_segment_truncates_there() {
     let batch_size = fixture.segment.size() / 20;
     let position = batch_size * 10 + batch_size / 2;
     // A separate handle: pwrite on the segment's O_APPEND handle would append instead.
-    let file =
-        OpenOptions::new().read(true).write(true).open(log_path(&fixture.segment.dir, 0)).unwrap();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(log_path(&fixture.segment.dir(), 0))
+        .unwrap();
     let mut byte = [0u8; 1];
     file.read_exact_at(&mut byte, position).unwrap();
     file.write_all_at(&[byte[0] ^ 0x01], position).unwrap();
@@ -238,7 +241,7 @@ fn a_sealed_segment_reopens_with_its_state() {
         append(&mut fixture, 2, 2_000 + index);
     }
     fixture.segment.seal().unwrap();
-    let dir = fixture.segment.dir.clone();
+    let dir = fixture.segment.dir();
     let reopened = Segment::open_trusted(&dir, 500, false, 0).unwrap().unwrap();
     assert_eq!(reopened.next_offset(), 560);
     assert_eq!(reopened.size(), fixture.segment.size());
@@ -255,7 +258,7 @@ fn a_malformed_index_is_not_trusted() {
         append(&mut fixture, 2, 1);
     }
     fixture.segment.seal().unwrap();
-    let dir = fixture.segment.dir.clone();
+    let dir = fixture.segment.dir();
     std::fs::write(index_path(&dir, 0), [0xffu8; 8]).unwrap();
     assert!(Segment::open_trusted(&dir, 0, false, 0).unwrap().is_none());
     std::fs::write(index_path(&dir, 0), [0u8; 7]).unwrap();

@@ -1,41 +1,18 @@
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression as CrateCompression, Record, RecordBatchDecoder, RecordBatchEncoder,
-    RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
+use kafka_protocol::records::{Compression as CrateCompression, RecordBatchDecoder, TimestampType};
 
 use super::*;
+use crate::protocol::test_support::crate_batch;
 
 const LIMITS: ProduceLimits = ProduceLimits { max_message_bytes: 1 << 20, produce_version: 9 };
 
-fn record(index: i64) -> Record {
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: index,
-        sequence: i32::try_from(index).unwrap(),
-        timestamp: 1_700_000_000_000 + index,
-        key: Some(Bytes::from(format!("key-{index}"))),
-        value: Some(Bytes::from(format!("value-{index}"))),
-        headers: Default::default(),
-    }
-}
-
-fn batch_with(compression: CrateCompression, count: i64) -> Vec<u8> {
-    let records: Vec<Record> = (0..count).map(record).collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions { version: 2, compression },
+fn batch_with(compression: CrateCompression, count: usize) -> Vec<u8> {
+    crate_batch(
+        compression,
+        count,
+        |index| Bytes::from(format!("value-{index}")),
+        |index| 1_700_000_000_000 + i64::try_from(index).unwrap(),
     )
-    .unwrap();
-    buf.to_vec()
 }
 
 /// Rewrites a field then restores a valid CRC, to reach the checks after the CRC.
