@@ -6,13 +6,15 @@
 //! two steps is repaired by the next start. Topic changes are serialized (both steps under one
 //! lock), so the logs never lag behind a later change to the same name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::topic::LogConfig;
 use crate::config::{BrokerConfig, HostPort};
+use crate::coordinator::group::classic_group::GroupSettings;
+use crate::coordinator::group::{CoordinatorSetup, GroupCoordinator, OFFSETS_TOPIC};
 use crate::error::{Error, Result};
 use crate::log::LogManager;
 use crate::log::partition_log::PartitionLog;
@@ -30,6 +32,10 @@ pub struct Broker {
     topic_changes: tokio::sync::Mutex<()>,
     fetch_response_budget: Arc<tokio::sync::Semaphore>,
     fetch_response_budget_bytes: usize,
+    /// Opened on first use (creating `__consumer_offsets` as Kafka does) or at start-up if
+    /// the topic exists.
+    group_coordinator: tokio::sync::OnceCell<Arc<GroupCoordinator>>,
+    clock: Clock,
 }
 
 impl Broker {
@@ -45,7 +51,7 @@ impl Broker {
             },
             clock.clone(),
         )?;
-        let logs = Arc::new(LogManager::open(&config.data_dir, clock)?);
+        let logs = Arc::new(LogManager::open(&config.data_dir, clock.clone())?);
         let image = metadata.image();
         for topic in image.topics.values() {
             let log_config = Arc::new(LogConfig::resolve(&config.topic_defaults, &topic.configs));
@@ -72,6 +78,8 @@ impl Broker {
             topic_changes: tokio::sync::Mutex::new(()),
             fetch_response_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             fetch_response_budget_bytes: budget,
+            group_coordinator: tokio::sync::OnceCell::new(),
+            clock,
         })
     }
 
@@ -148,10 +156,32 @@ impl Broker {
         results
     }
 
-    /// Deletes topics: metadata first, then their data.
+    /// Deletes topics: metadata first, then their data, then the offsets committed for them.
+    /// `__consumer_offsets` cannot be deleted while the broker uses it.
     pub async fn delete_topics(&self, targets: &[TopicTarget]) -> Vec<Result<Arc<TopicImage>>> {
         let _serialized = self.topic_changes.lock().await;
-        let results = self.metadata.delete_topics(targets).await;
+        let image = self.metadata.image();
+        let is_offsets_topic = |target: &TopicTarget| match target {
+            TopicTarget::Name(name) => name == OFFSETS_TOPIC,
+            TopicTarget::Id(id) => {
+                image.topic_by_id(*id).is_some_and(|topic| topic.name == OFFSETS_TOPIC)
+            }
+        };
+        let allowed: Vec<TopicTarget> =
+            targets.iter().filter(|target| !is_offsets_topic(target)).cloned().collect();
+        let mut deleted = self.metadata.delete_topics(&allowed).await.into_iter();
+        let results: Vec<Result<Arc<TopicImage>>> = targets
+            .iter()
+            .map(|target| {
+                if is_offsets_topic(target) {
+                    Err(Error::InvalidRequest(format!(
+                        "the internal topic {OFFSETS_TOPIC} cannot be deleted"
+                    )))
+                } else {
+                    deleted.next().expect("one result per allowed target")
+                }
+            })
+            .collect();
         for topic in results.iter().flatten() {
             let logs = Arc::clone(&self.logs);
             let name = topic.name.clone();
@@ -166,11 +196,87 @@ impl Broker {
                 }
             }
         }
+        if let Some(coordinator) = self.group_coordinator.get() {
+            let topics: HashSet<String> =
+                results.iter().flatten().map(|topic| topic.name.clone()).collect();
+            if !topics.is_empty() {
+                coordinator.remove_offsets_of_topics(&topics);
+            }
+        }
         results
+    }
+
+    /// The group coordinator, opened on first use: `__consumer_offsets` is created if missing
+    /// (as Kafka does on the first FindCoordinator) and replayed.
+    pub async fn group_coordinator(&self) -> Result<&Arc<GroupCoordinator>> {
+        self.group_coordinator.get_or_try_init(|| self.open_group_coordinator()).await
+    }
+
+    /// Opens the group coordinator at start-up if `__consumer_offsets` already exists, so
+    /// groups (and their members' sessions) are back before the first request.
+    pub async fn open_existing_group_coordinator(&self) -> Result<()> {
+        if self.metadata.image().topic(OFFSETS_TOPIC).is_some() {
+            self.group_coordinator().await?;
+        }
+        Ok(())
+    }
+
+    async fn open_group_coordinator(&self) -> Result<Arc<GroupCoordinator>> {
+        let groups = &self.config.groups;
+        if self.metadata.image().topic(OFFSETS_TOPIC).is_none() {
+            let spec = TopicSpec {
+                name: OFFSETS_TOPIC.to_owned(),
+                num_partitions: groups.offsets_topic_num_partitions,
+                replication_factor: groups.offsets_topic_replication_factor,
+                assignments: Vec::new(),
+                configs: vec![
+                    ("cleanup.policy".into(), Some("compact".into())),
+                    ("compression.type".into(), Some("producer".into())),
+                    ("segment.bytes".into(), Some(groups.offsets_topic_segment_bytes.to_string())),
+                ],
+            };
+            match self.create_topics(&[spec], false).await.pop() {
+                Some(Ok(_)) | Some(Err(Error::TopicAlreadyExists(_))) => {}
+                Some(Err(error)) => {
+                    tracing::error!(%error, "cannot create {OFFSETS_TOPIC}");
+                    return Err(Error::CoordinatorNotAvailable(format!(
+                        "cannot create {OFFSETS_TOPIC}: {error}"
+                    )));
+                }
+                None => return Err(Error::Internal("no creation result".into())),
+            }
+        }
+        let partitions =
+            self.logs.topic(OFFSETS_TOPIC).map(|topic| topic.partitions.clone()).ok_or_else(
+                || Error::CoordinatorNotAvailable(format!("{OFFSETS_TOPIC} has no logs")),
+            )?;
+        let setup = CoordinatorSetup {
+            settings: GroupSettings {
+                min_session_timeout_ms: groups.min_session_timeout_ms,
+                max_session_timeout_ms: groups.max_session_timeout_ms,
+                initial_rebalance_delay_ms: groups.initial_rebalance_delay_ms,
+                max_size: groups.max_size,
+                offset_metadata_max_bytes: groups.offset_metadata_max_bytes,
+                offsets_retention_ms: groups.offsets_retention_ms,
+            },
+            retention_check_interval_ms: groups.offsets_retention_check_interval_ms,
+            clock: self.clock.clone(),
+            logs: Arc::clone(&self.logs),
+            partitions,
+        };
+        let coordinator = tokio::task::spawn_blocking(move || GroupCoordinator::load(setup))
+            .await
+            .map_err(|error| Error::Internal(format!("group load task failed: {error}")))??;
+        let coordinator = Arc::new(coordinator);
+        coordinator.spawn_timers();
+        Ok(coordinator)
     }
 
     /// Flushes every log and records a clean shutdown. Blocking.
     pub fn shutdown(&self) -> Result<()> {
+        if let Some(coordinator) = self.group_coordinator.get() {
+            coordinator.close();
+        }
         self.logs.shutdown()?;
         self.metadata.shutdown()
     }

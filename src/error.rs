@@ -67,6 +67,38 @@ pub enum Error {
     MismatchedEndpointType,
     #[error("Unsupported endpoint type {0}")]
     UnsupportedEndpointType(i8),
+    #[error("{0}")]
+    CoordinatorNotAvailable(String),
+    #[error("{0}")]
+    NotCoordinator(String),
+    #[error("invalid group id '{0}'")]
+    InvalidGroupId(String),
+    #[error("group '{0}' does not exist")]
+    GroupIdNotFound(String),
+    #[error("{0}")]
+    NonEmptyGroup(String),
+    #[error("unknown member '{0}'")]
+    UnknownMemberId(String),
+    #[error("the group has a new member id for this instance; '{0}' is fenced")]
+    FencedInstanceId(String),
+    #[error("generation {requested} is not the group's generation {current}")]
+    IllegalGeneration { requested: i32, current: i32 },
+    #[error("{0}")]
+    InconsistentGroupProtocol(String),
+    #[error("the group is rebalancing; rejoin")]
+    RebalanceInProgress,
+    #[error("rejoin with the member id given in this response")]
+    MemberIdRequired,
+    #[error("session timeout {requested} ms is outside [{min}, {max}] ms")]
+    InvalidSessionTimeout { requested: i32, min: i32, max: i32 },
+    #[error("the group has reached its maximum size of {0} members")]
+    GroupMaxSizeReached(usize),
+    #[error("offset metadata of {size} bytes exceeds the limit of {max} bytes")]
+    OffsetMetadataTooLarge { size: usize, max: usize },
+    #[error("{0}")]
+    InvalidCommitOffsetSize(String),
+    #[error("the group is subscribed to topic '{0}'")]
+    GroupSubscribedToTopic(String),
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),
     #[error("internal error: {0}")]
@@ -106,6 +138,22 @@ impl Error {
             Error::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
             Error::MismatchedEndpointType => ResponseError::MismatchedEndpointType,
             Error::UnsupportedEndpointType(_) => ResponseError::UnsupportedEndpointType,
+            Error::CoordinatorNotAvailable(_) => ResponseError::CoordinatorNotAvailable,
+            Error::NotCoordinator(_) => ResponseError::NotCoordinator,
+            Error::InvalidGroupId(_) => ResponseError::InvalidGroupId,
+            Error::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
+            Error::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
+            Error::UnknownMemberId(_) => ResponseError::UnknownMemberId,
+            Error::FencedInstanceId(_) => ResponseError::FencedInstanceId,
+            Error::IllegalGeneration { .. } => ResponseError::IllegalGeneration,
+            Error::InconsistentGroupProtocol(_) => ResponseError::InconsistentGroupProtocol,
+            Error::RebalanceInProgress => ResponseError::RebalanceInProgress,
+            Error::MemberIdRequired => ResponseError::MemberIdRequired,
+            Error::InvalidSessionTimeout { .. } => ResponseError::InvalidSessionTimeout,
+            Error::GroupMaxSizeReached(_) => ResponseError::GroupMaxSizeReached,
+            Error::OffsetMetadataTooLarge { .. } => ResponseError::OffsetMetadataTooLarge,
+            Error::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
+            Error::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
             Error::Storage(_) => ResponseError::KafkaStorageError,
             Error::Internal(_) => ResponseError::UnknownServerError,
         }
@@ -153,6 +201,22 @@ mod tests {
         assert_eq!(Error::InvalidRecord("r".into()).code(), 87);
         assert_eq!(Error::UnknownTopicId(uuid::Uuid::nil()).code(), 100);
         assert_eq!(Error::NotLeaderOrFollower("x".into()).code(), 6);
+        assert_eq!(Error::CoordinatorNotAvailable("c".into()).code(), 15);
+        assert_eq!(Error::NotCoordinator("c".into()).code(), 16);
+        assert_eq!(Error::IllegalGeneration { requested: 1, current: 2 }.code(), 22);
+        assert_eq!(Error::InconsistentGroupProtocol("p".into()).code(), 23);
+        assert_eq!(Error::InvalidGroupId(String::new()).code(), 24);
+        assert_eq!(Error::UnknownMemberId("m".into()).code(), 25);
+        assert_eq!(Error::InvalidSessionTimeout { requested: 1, min: 2, max: 3 }.code(), 26);
+        assert_eq!(Error::RebalanceInProgress.code(), 27);
+        assert_eq!(Error::InvalidCommitOffsetSize("s".into()).code(), 28);
+        assert_eq!(Error::OffsetMetadataTooLarge { size: 2, max: 1 }.code(), 12);
+        assert_eq!(Error::NonEmptyGroup("g".into()).code(), 68);
+        assert_eq!(Error::GroupIdNotFound("g".into()).code(), 69);
+        assert_eq!(Error::MemberIdRequired.code(), 79);
+        assert_eq!(Error::FencedInstanceId("m".into()).code(), 82);
+        assert_eq!(Error::GroupMaxSizeReached(1).code(), 81);
+        assert_eq!(Error::GroupSubscribedToTopic("t".into()).code(), 86);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   versions table, record batch validation.
 //! - [`handler`]: one file per Kafka API; `handler::dispatch` is the only match on the API key.
 //! - [`broker`]: the operations that span metadata and logs.
+//! - [`coordinator`]: consumer groups and committed offsets, kept in `__consumer_offsets`.
 //! - [`metadata`]: cluster metadata as a replayed log of typed records.
 //! - [`log`]: partitions, segments, indexes, recovery, group commit.
 //! - [`error`]: the one error enum and its mapping to Kafka error codes.
@@ -20,6 +21,7 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod coordinator;
 pub mod error;
 pub mod handler;
 pub mod limits;

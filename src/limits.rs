@@ -88,6 +88,23 @@ pub const BATCH_HEADER_SIZE: usize = 61;
 /// Bytes before the part of a batch that `batchLength` counts (baseOffset + batchLength).
 pub const LOG_OVERHEAD: usize = 12;
 
+/// The most members one consumer group may hold, whatever `group.max.size` says (Kafka's
+/// default is unbounded; every member keeps its protocol metadata in memory).
+pub const GROUP_MEMBERS_MAX: usize = 10_000;
+
+/// The most protocols one JoinGroup may offer (clients offer one to a handful of assignors).
+pub const JOIN_GROUP_PROTOCOLS_MAX: usize = 64;
+
+/// The most protocol metadata (subscriptions) one member may send, summed over its protocols.
+pub const MEMBER_PROTOCOL_METADATA_BYTES_MAX: usize = 1024 * 1024;
+
+/// Kafka's `NewMemberJoinTimeoutMs`: how long a member that has never completed a join keeps
+/// its place while the group waits for it to rejoin.
+pub const NEW_MEMBER_JOIN_TIMEOUT_MS: i64 = 5 * 60 * 1000;
+
+/// The longest the group coordinator's timer sleeps without checking its deadlines.
+pub const GROUP_TIMER_SLEEP_MS_MAX: i64 = 1000;
+
 const _: () = assert!(FRAME_SIZE_MIN < FRAME_SIZE_MAX_DEFAULT);
 const _: () = assert!(FRAME_SIZE_MAX_DEFAULT as u64 <= QUEUED_REQUEST_BYTES_MAX_DEFAULT);
 const _: () = assert!((MESSAGE_BYTES_MAX_DEFAULT as u32) < FRAME_SIZE_MAX_DEFAULT);

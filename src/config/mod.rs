@@ -91,6 +91,23 @@ pub struct BrokerConfig {
     /// How often the recovery-point checkpoint is written.
     pub log_flush_offset_checkpoint_interval_ms: u64,
     pub topic_defaults: TopicDefaults,
+    pub groups: GroupConfig,
+}
+
+/// The group coordinator's settings (Kafka's `group.*` and `offsets.*` keys).
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub initial_rebalance_delay_ms: i32,
+    /// `group.max.size`, capped at [`limits::GROUP_MEMBERS_MAX`].
+    pub max_size: usize,
+    pub offsets_topic_num_partitions: i32,
+    pub offsets_topic_replication_factor: i16,
+    pub offsets_topic_segment_bytes: i32,
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: i64,
+    pub offset_metadata_max_bytes: usize,
 }
 
 impl Default for BrokerConfig {
@@ -117,6 +134,16 @@ const BROKER_KEYS: &[&str] = &[
     "connections.max.idle.ms",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.initial.rebalance.delay.ms",
+    "group.max.size",
+    "offsets.topic.num.partitions",
+    "offsets.topic.replication.factor",
+    "offsets.topic.segment.bytes",
+    "offsets.retention.minutes",
+    "offsets.retention.check.interval.ms",
+    "offset.metadata.max.bytes",
 ];
 
 impl BrokerConfig {
@@ -214,12 +241,20 @@ impl BrokerConfig {
                 1..=i64::MAX,
             )?,
             topic_defaults: TopicDefaults::from_broker_properties(properties)?,
+            groups: group_config(&get)?,
         };
         config.check_relations()?;
         Ok(config)
     }
 
     fn check_relations(&self) -> Result<(), ConfigError> {
+        if self.groups.min_session_timeout_ms > self.groups.max_session_timeout_ms {
+            return Err(ConfigError::Invalid {
+                key: "group.min.session.timeout.ms".into(),
+                value: self.groups.min_session_timeout_ms.to_string(),
+                reason: "must not exceed group.max.session.timeout.ms".into(),
+            });
+        }
         if self.queued_max_request_bytes < u64::from(self.socket_request_max_bytes) {
             return Err(ConfigError::Invalid {
                 key: "queued.max.request.bytes".into(),
@@ -237,6 +272,53 @@ impl BrokerConfig {
         }
         Ok(())
     }
+}
+
+type Lookup<'a> = dyn Fn(&[&'static str]) -> Option<(&'static str, &'a String)> + 'a;
+
+fn group_config<'a>(get: &Lookup<'a>) -> Result<GroupConfig, ConfigError> {
+    let int_max = i64::from(i32::MAX);
+    let retention_minutes: i64 =
+        number(get(&["offsets.retention.minutes"]), 7 * 24 * 60, 1..=int_max)?;
+    Ok(GroupConfig {
+        min_session_timeout_ms: number(get(&["group.min.session.timeout.ms"]), 6000, 0..=int_max)?,
+        max_session_timeout_ms: number(
+            get(&["group.max.session.timeout.ms"]),
+            1_800_000,
+            0..=int_max,
+        )?,
+        initial_rebalance_delay_ms: number(
+            get(&["group.initial.rebalance.delay.ms"]),
+            3000,
+            0..=int_max,
+        )?,
+        max_size: number::<i64>(get(&["group.max.size"]), int_max, 1..=int_max)?
+            .min(i64::try_from(limits::GROUP_MEMBERS_MAX).unwrap_or(int_max))
+            .try_into()
+            .unwrap_or(limits::GROUP_MEMBERS_MAX),
+        offsets_topic_num_partitions: number(
+            get(&["offsets.topic.num.partitions"]),
+            50,
+            1..=i64::from(limits::PARTITIONS_PER_TOPIC_MAX),
+        )?,
+        offsets_topic_replication_factor: number(
+            get(&["offsets.topic.replication.factor"]),
+            1,
+            1..=i64::from(i16::MAX),
+        )?,
+        offsets_topic_segment_bytes: number(
+            get(&["offsets.topic.segment.bytes"]),
+            100 * 1024 * 1024,
+            1024 * 1024..=int_max,
+        )?,
+        offsets_retention_ms: retention_minutes * 60_000,
+        offsets_retention_check_interval_ms: number(
+            get(&["offsets.retention.check.interval.ms"]),
+            600_000,
+            1..=i64::MAX,
+        )?,
+        offset_metadata_max_bytes: number(get(&["offset.metadata.max.bytes"]), 4096, 0..=int_max)?,
+    })
 }
 
 fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {

@@ -201,6 +201,7 @@ fn topic_metadata(
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
         .with_topic_id(topic.topic_id)
+        .with_is_internal(topic.name == crate::coordinator::group::OFFSETS_TOPIC)
         .with_partitions(partitions)
         .with_topic_authorized_operations(operations)
 }

@@ -8,13 +8,25 @@
 
 pub mod api_versions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_cluster;
+pub mod describe_groups;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -44,6 +56,8 @@ pub struct RequestContext<'a> {
     pub broker: &'a Arc<Broker>,
     pub header: &'a RequestHeader,
     pub version: i16,
+    /// The client's address.
+    pub peer: SocketAddr,
     /// Fires when the broker starts shutting down (ends long polls early).
     pub shutdown: watch::Receiver<bool>,
 }
@@ -58,6 +72,7 @@ impl RequestContext<'_> {
 pub async fn dispatch(
     broker: &Arc<Broker>,
     frame: RequestFrame,
+    peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) -> Reply {
     let header = &frame.header;
@@ -68,7 +83,8 @@ pub async fn dispatch(
         correlation_id = header.correlation_id,
         client_id = header.client_id.as_deref().unwrap_or(""),
     );
-    let context = RequestContext { broker, header, version: header.request_api_version, shutdown };
+    let context =
+        RequestContext { broker, header, version: header.request_api_version, peer, shutdown };
     let api_key = frame.api_key;
     let body = Body { bytes: frame.body, header_reserved_bytes: frame.header_reserved_bytes };
     match route(&context, api_key, body).instrument(span).await {
@@ -117,6 +133,41 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         }
         ApiKey::DescribeCluster => {
             respond(context, &describe_cluster::handle(context, decode(api_key, version, body)?))
+        }
+        ApiKey::FindCoordinator => respond(
+            context,
+            &find_coordinator::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::JoinGroup => {
+            respond(context, &join_group::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::SyncGroup => {
+            respond(context, &sync_group::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::Heartbeat => {
+            respond(context, &heartbeat::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::LeaveGroup => {
+            respond(context, &leave_group::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::OffsetCommit => {
+            respond(context, &offset_commit::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::OffsetFetch => {
+            respond(context, &offset_fetch::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::OffsetDelete => {
+            respond(context, &offset_delete::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::DescribeGroups => respond(
+            context,
+            &describe_groups::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::ListGroups => {
+            respond(context, &list_groups::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::DeleteGroups => {
+            respond(context, &delete_groups::handle(context, decode(api_key, version, body)?).await)
         }
         other => unreachable!("{other:?} is in the versions table but has no handler"),
     })
@@ -167,6 +218,19 @@ pub fn check_leader_epoch(requested: i32) -> crate::error::Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// `AclOperation` codes a group supports: READ, DELETE, DESCRIBE.
+pub const GROUP_OPERATIONS: &[i8] = &[3, 6, 8];
+
+/// Kafka's `client_host` for a member: the peer address as Java prints it (`/127.0.0.1`).
+pub fn client_host(context: &RequestContext<'_>) -> String {
+    format!("/{}", context.peer.ip())
+}
+
+/// A string for the wire.
+pub fn wire_string(value: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
+    kafka_protocol::protocol::StrBytes::from_string(value.into())
 }
 
 #[cfg(test)]

@@ -138,6 +138,13 @@ fn append(
     partition: i32,
     records: Option<&[u8]>,
 ) -> Result<(Arc<PartitionLog>, AppendInfo)> {
+    if topic.name.as_str() == crate::coordinator::group::OFFSETS_TOPIC {
+        tracing::warn!(topic = topic.name.as_str(), "refused a produce to an internal topic");
+        return Err(Error::InvalidTopic(format!(
+            "Cannot append to internal topic {}",
+            topic.name.as_str()
+        )));
+    }
     let log = context
         .broker
         .partition(&topic.name, partition)

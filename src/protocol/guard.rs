@@ -22,9 +22,12 @@
 use std::mem::size_of;
 
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, TopicName, create_topics_request, delete_topics_request, fetch_request,
-    list_offsets_request, metadata_request, produce_request,
+    ApiKey, BrokerId, GroupId, TopicName, create_topics_request, delete_topics_request,
+    fetch_request, join_group_request, leave_group_request, list_offsets_request, metadata_request,
+    offset_commit_request, offset_delete_request, offset_fetch_request, produce_request,
+    sync_group_request,
 };
+use kafka_protocol::protocol::StrBytes;
 
 use crate::limits::DECODED_ARRAY_BYTES_MAX;
 
@@ -112,6 +115,17 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::ListOffsets => Some(&LIST_OFFSETS),
         ApiKey::CreateTopics => Some(&CREATE_TOPICS),
         ApiKey::DeleteTopics => Some(&DELETE_TOPICS),
+        ApiKey::OffsetCommit => Some(&OFFSET_COMMIT),
+        ApiKey::OffsetFetch => Some(&OFFSET_FETCH),
+        ApiKey::FindCoordinator => Some(&FIND_COORDINATOR),
+        ApiKey::JoinGroup => Some(&JOIN_GROUP),
+        ApiKey::Heartbeat => Some(&HEARTBEAT),
+        ApiKey::LeaveGroup => Some(&LEAVE_GROUP),
+        ApiKey::SyncGroup => Some(&SYNC_GROUP),
+        ApiKey::DescribeGroups => Some(&DESCRIBE_GROUPS),
+        ApiKey::ListGroups => Some(&LIST_GROUPS),
+        ApiKey::DeleteGroups => Some(&DELETE_GROUPS),
+        ApiKey::OffsetDelete => Some(&OFFSET_DELETE),
         _ => None,
     }
 }
@@ -234,6 +248,169 @@ static DELETE_TOPICS: RequestShape = RequestShape {
         field(structs::<delete_topics_request::DeleteTopicState>(&DELETE_TOPIC_STATE), 6, ALL),
         field(values::<TopicName>(&Ty::String), 0, 5),
         field(Ty::Int32, 0, ALL),
+    ],
+};
+
+static OFFSET_COMMIT_PARTITION: [Field; 4] = [
+    field(Ty::Int32, 0, ALL),
+    field(Ty::Int64, 0, ALL),
+    field(Ty::Int32, 6, ALL),
+    field(Ty::String, 0, ALL),
+];
+static OFFSET_COMMIT_TOPIC: [Field; 2] = [
+    field(Ty::String, 0, ALL),
+    field(
+        structs::<offset_commit_request::OffsetCommitRequestPartition>(&OFFSET_COMMIT_PARTITION),
+        0,
+        ALL,
+    ),
+];
+static OFFSET_COMMIT: RequestShape = RequestShape {
+    flexible_min: 8,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::String, 0, ALL),
+        field(Ty::String, 7, ALL),
+        field(Ty::Int64, 2, 4),
+        field(
+            structs::<offset_commit_request::OffsetCommitRequestTopic>(&OFFSET_COMMIT_TOPIC),
+            0,
+            ALL,
+        ),
+    ],
+};
+
+static OFFSET_FETCH_TOPIC: [Field; 2] =
+    [field(Ty::String, 0, 7), field(values::<i32>(&Ty::Int32), 0, 7)];
+static OFFSET_FETCH_GROUP_TOPIC: [Field; 2] =
+    [field(Ty::String, 8, ALL), field(values::<i32>(&Ty::Int32), 8, ALL)];
+static OFFSET_FETCH_GROUP: [Field; 4] = [
+    field(Ty::String, 8, ALL),
+    field(Ty::String, 9, ALL),
+    field(Ty::Int32, 9, ALL),
+    field(
+        structs::<offset_fetch_request::OffsetFetchRequestTopics>(&OFFSET_FETCH_GROUP_TOPIC),
+        8,
+        ALL,
+    ),
+];
+static OFFSET_FETCH: RequestShape = RequestShape {
+    flexible_min: 6,
+    fields: &[
+        field(Ty::String, 0, 7),
+        field(structs::<offset_fetch_request::OffsetFetchRequestTopic>(&OFFSET_FETCH_TOPIC), 0, 7),
+        field(
+            structs::<offset_fetch_request::OffsetFetchRequestGroup>(&OFFSET_FETCH_GROUP),
+            8,
+            ALL,
+        ),
+        field(Ty::Bool, 7, ALL),
+    ],
+};
+
+static FIND_COORDINATOR: RequestShape = RequestShape {
+    flexible_min: 3,
+    fields: &[
+        field(Ty::String, 0, 3),
+        field(Ty::Int8, 1, ALL),
+        field(values::<StrBytes>(&Ty::String), 4, ALL),
+    ],
+};
+
+static JOIN_GROUP_PROTOCOL: [Field; 2] = [field(Ty::String, 0, ALL), field(Ty::Bytes, 0, ALL)];
+static JOIN_GROUP: RequestShape = RequestShape {
+    flexible_min: 6,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::Int32, 1, ALL),
+        field(Ty::String, 0, ALL),
+        field(Ty::String, 5, ALL),
+        field(Ty::String, 0, ALL),
+        field(
+            structs::<join_group_request::JoinGroupRequestProtocol>(&JOIN_GROUP_PROTOCOL),
+            0,
+            ALL,
+        ),
+        field(Ty::String, 8, ALL),
+    ],
+};
+
+static HEARTBEAT: RequestShape = RequestShape {
+    flexible_min: 4,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::String, 0, ALL),
+        field(Ty::String, 3, ALL),
+    ],
+};
+
+static LEAVE_GROUP_MEMBER: [Field; 3] =
+    [field(Ty::String, 3, ALL), field(Ty::String, 3, ALL), field(Ty::String, 5, ALL)];
+static LEAVE_GROUP: RequestShape = RequestShape {
+    flexible_min: 4,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(Ty::String, 0, 2),
+        field(structs::<leave_group_request::MemberIdentity>(&LEAVE_GROUP_MEMBER), 3, ALL),
+    ],
+};
+
+static SYNC_GROUP_ASSIGNMENT: [Field; 2] = [field(Ty::String, 0, ALL), field(Ty::Bytes, 0, ALL)];
+static SYNC_GROUP: RequestShape = RequestShape {
+    flexible_min: 4,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::String, 0, ALL),
+        field(Ty::String, 3, ALL),
+        field(Ty::String, 5, ALL),
+        field(Ty::String, 5, ALL),
+        field(
+            structs::<sync_group_request::SyncGroupRequestAssignment>(&SYNC_GROUP_ASSIGNMENT),
+            0,
+            ALL,
+        ),
+    ],
+};
+
+static DESCRIBE_GROUPS: RequestShape = RequestShape {
+    flexible_min: 5,
+    fields: &[field(values::<GroupId>(&Ty::String), 0, ALL), field(Ty::Bool, 3, ALL)],
+};
+
+static LIST_GROUPS: RequestShape = RequestShape {
+    flexible_min: 3,
+    fields: &[
+        field(values::<StrBytes>(&Ty::String), 4, ALL),
+        field(values::<StrBytes>(&Ty::String), 5, ALL),
+    ],
+};
+
+static DELETE_GROUPS: RequestShape =
+    RequestShape { flexible_min: 2, fields: &[field(values::<GroupId>(&Ty::String), 0, ALL)] };
+
+static OFFSET_DELETE_PARTITION: [Field; 1] = [field(Ty::Int32, 0, ALL)];
+static OFFSET_DELETE_TOPIC: [Field; 2] = [
+    field(Ty::String, 0, ALL),
+    field(
+        structs::<offset_delete_request::OffsetDeleteRequestPartition>(&OFFSET_DELETE_PARTITION),
+        0,
+        ALL,
+    ),
+];
+/// Never flexible.
+static OFFSET_DELETE: RequestShape = RequestShape {
+    flexible_min: ALL,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(
+            structs::<offset_delete_request::OffsetDeleteRequestTopic>(&OFFSET_DELETE_TOPIC),
+            0,
+            ALL,
+        ),
     ],
 };
 

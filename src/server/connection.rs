@@ -87,7 +87,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, context: ConnectionConte
     let _reader = AbortOnDrop(tokio::spawn(read_frames(read_half, peer, context.clone(), frames)));
     let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
     while let Some(frame) = queue.recv().await {
-        match process(&context, frame).await {
+        match process(&context, peer, frame).await {
             Reply::Response(bytes, _budget) => {
                 if let Err(reason) = write_response(&mut writer, &bytes, context.stall()).await {
                     tracing::debug!(%peer, reason, "closing connection");
@@ -111,9 +111,11 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, context: ConnectionConte
     let _ = timeout(context.stall(), writer.shutdown()).await;
 }
 
-async fn process(context: &ConnectionContext, frame: Frame) -> Reply {
+async fn process(context: &ConnectionContext, peer: SocketAddr, frame: Frame) -> Reply {
     match parse_request_frame(frame.bytes) {
-        Ok(request) => handler::dispatch(&context.broker, request, context.shutdown.clone()).await,
+        Ok(request) => {
+            handler::dispatch(&context.broker, request, peer, context.shutdown.clone()).await
+        }
         Err(error) => Reply::Close(error.to_string()),
     }
 }

@@ -64,6 +64,7 @@ pub async fn start(config: BrokerConfig, clock: Clock) -> Result<RunningBroker> 
         .await
         .map_err(|error| Error::Internal(format!("start-up task failed: {error}")))??;
     let broker = Arc::new(broker);
+    broker.open_existing_group_coordinator().await?;
     let (shutdown, shutdown_receiver) = watch::channel(false);
     let maintenance = tokio::spawn(Arc::clone(broker.logs()).run_maintenance(
         broker.config().log_flush_scheduler_interval_ms,

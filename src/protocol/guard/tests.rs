@@ -184,6 +184,249 @@ fn api_versions_and_describe_cluster_every_version() {
     }
 }
 
+fn group(name: &str) -> GroupId {
+    GroupId(StrBytes::from_string(name.to_owned()))
+}
+
+fn text(value: &'static str) -> StrBytes {
+    StrBytes::from_static_str(value)
+}
+
+#[test]
+fn offset_commit_every_version() {
+    for version in served_versions(ApiKey::OffsetCommit) {
+        let partitions = (0..3)
+            .map(|index| {
+                offset_commit_request::OffsetCommitRequestPartition::default()
+                    .with_partition_index(index)
+                    .with_committed_offset(100 + i64::from(index))
+                    .with_committed_leader_epoch(if version >= 6 { 5 } else { -1 })
+                    .with_committed_metadata(Some(text("meta")))
+            })
+            .collect::<Vec<_>>();
+        let topics = (0..2)
+            .map(|index| {
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(topic(&format!("t{index}")))
+                    .with_partitions(partitions.clone())
+            })
+            .collect();
+        let mut request = OffsetCommitRequest::default()
+            .with_group_id(group("g"))
+            .with_generation_id_or_member_epoch(3)
+            .with_member_id(text("member-1"))
+            .with_topics(topics);
+        if version <= 4 {
+            request = request.with_retention_time_ms(60_000);
+        }
+        if version >= 7 {
+            request = request.with_group_instance_id(Some(text("instance-1")));
+        }
+        assert_walks_exactly(ApiKey::OffsetCommit, version, &request);
+    }
+}
+
+#[test]
+fn offset_fetch_every_version() {
+    for version in served_versions(ApiKey::OffsetFetch) {
+        let mut request = OffsetFetchRequest::default();
+        if version <= 7 {
+            let topics = (0..2)
+                .map(|index| {
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(topic(&format!("t{index}")))
+                        .with_partition_indexes(vec![0, 1, 2])
+                })
+                .collect();
+            request = request.with_group_id(group("g")).with_topics(Some(topics));
+        } else {
+            let groups = (0..2)
+                .map(|index| {
+                    let topics = (0..2)
+                        .map(|topic_index| {
+                            offset_fetch_request::OffsetFetchRequestTopics::default()
+                                .with_name(topic(&format!("t{topic_index}")))
+                                .with_partition_indexes(vec![0, 1, 2])
+                        })
+                        .collect();
+                    let group = offset_fetch_request::OffsetFetchRequestGroup::default()
+                        .with_group_id(group(&format!("g{index}")))
+                        .with_topics(Some(topics));
+                    if version >= 9 {
+                        group.with_member_id(Some(text("member-1"))).with_member_epoch(4)
+                    } else {
+                        group
+                    }
+                })
+                .collect();
+            request = request.with_groups(groups);
+        }
+        if version >= 7 {
+            request = request.with_require_stable(true);
+        }
+        assert_walks_exactly(ApiKey::OffsetFetch, version, &request);
+    }
+    // v2+ allows null topics (all partitions).
+    for version in 2..=7 {
+        let request = OffsetFetchRequest::default().with_group_id(group("g")).with_topics(None);
+        assert_walks_exactly(ApiKey::OffsetFetch, version, &request);
+    }
+}
+
+#[test]
+fn find_coordinator_every_version() {
+    for version in served_versions(ApiKey::FindCoordinator) {
+        let request = if version <= 3 {
+            FindCoordinatorRequest::default().with_key(text("g"))
+        } else {
+            FindCoordinatorRequest::default().with_coordinator_keys(vec![
+                text("g1"),
+                text("g2"),
+                text("g3"),
+            ])
+        };
+        let request = if version >= 1 { request.with_key_type(1) } else { request };
+        assert_walks_exactly(ApiKey::FindCoordinator, version, &request);
+    }
+}
+
+#[test]
+fn join_group_every_version() {
+    for version in served_versions(ApiKey::JoinGroup) {
+        let protocols = ["range", "roundrobin", "cooperative-sticky"]
+            .into_iter()
+            .map(|name| {
+                join_group_request::JoinGroupRequestProtocol::default()
+                    .with_name(text(name))
+                    .with_metadata(Bytes::from_static(b"\x00\x01subscription"))
+            })
+            .collect();
+        let mut request = JoinGroupRequest::default()
+            .with_group_id(group("g"))
+            .with_session_timeout_ms(45_000)
+            .with_rebalance_timeout_ms(300_000)
+            .with_member_id(text("member-1"))
+            .with_protocol_type(text("consumer"))
+            .with_protocols(protocols);
+        if version >= 5 {
+            request = request.with_group_instance_id(Some(text("instance-1")));
+        }
+        if version >= 8 {
+            request = request.with_reason(Some(text("rejoin")));
+        }
+        assert_walks_exactly(ApiKey::JoinGroup, version, &request);
+    }
+}
+
+#[test]
+fn heartbeat_every_version() {
+    for version in served_versions(ApiKey::Heartbeat) {
+        let mut request = HeartbeatRequest::default()
+            .with_group_id(group("g"))
+            .with_generation_id(7)
+            .with_member_id(text("member-1"));
+        if version >= 3 {
+            request = request.with_group_instance_id(Some(text("instance-1")));
+        }
+        assert_walks_exactly(ApiKey::Heartbeat, version, &request);
+    }
+}
+
+#[test]
+fn leave_group_every_version() {
+    for version in served_versions(ApiKey::LeaveGroup) {
+        let request = LeaveGroupRequest::default().with_group_id(group("g"));
+        let request = if version <= 2 {
+            request.with_member_id(text("member-1"))
+        } else {
+            let members = (0..3)
+                .map(|index| {
+                    let member = leave_group_request::MemberIdentity::default()
+                        .with_member_id(StrBytes::from_string(format!("member-{index}")))
+                        .with_group_instance_id(Some(text("instance")));
+                    if version >= 5 { member.with_reason(Some(text("shutdown"))) } else { member }
+                })
+                .collect();
+            request.with_members(members)
+        };
+        assert_walks_exactly(ApiKey::LeaveGroup, version, &request);
+    }
+}
+
+#[test]
+fn sync_group_every_version() {
+    for version in served_versions(ApiKey::SyncGroup) {
+        let assignments = (0..3)
+            .map(|index| {
+                sync_group_request::SyncGroupRequestAssignment::default()
+                    .with_member_id(StrBytes::from_string(format!("member-{index}")))
+                    .with_assignment(Bytes::from_static(b"\x00\x01assignment"))
+            })
+            .collect();
+        let mut request = SyncGroupRequest::default()
+            .with_group_id(group("g"))
+            .with_generation_id(7)
+            .with_member_id(text("member-0"))
+            .with_assignments(assignments);
+        if version >= 3 {
+            request = request.with_group_instance_id(Some(text("instance-1")));
+        }
+        if version >= 5 {
+            request = request
+                .with_protocol_type(Some(text("consumer")))
+                .with_protocol_name(Some(text("range")));
+        }
+        assert_walks_exactly(ApiKey::SyncGroup, version, &request);
+    }
+}
+
+#[test]
+fn describe_list_and_delete_groups_every_version() {
+    for version in served_versions(ApiKey::DescribeGroups) {
+        let request = DescribeGroupsRequest::default()
+            .with_groups(vec![group("g1"), group("g2"), group("g3")])
+            .with_include_authorized_operations(version >= 3);
+        let reserved = assert_walks_exactly(ApiKey::DescribeGroups, version, &request);
+        assert_eq!(reserved, 3 * size_of::<GroupId>() as u64);
+    }
+    for version in served_versions(ApiKey::ListGroups) {
+        let mut request = ListGroupsRequest::default();
+        if version >= 4 {
+            request = request.with_states_filter(vec![text("Stable"), text("Empty")]);
+        }
+        if version >= 5 {
+            request = request.with_types_filter(vec![text("classic"), text("consumer")]);
+        }
+        assert_walks_exactly(ApiKey::ListGroups, version, &request);
+    }
+    for version in served_versions(ApiKey::DeleteGroups) {
+        let request =
+            DeleteGroupsRequest::default().with_groups_names(vec![group("a"), group("b")]);
+        assert_walks_exactly(ApiKey::DeleteGroups, version, &request);
+    }
+}
+
+#[test]
+fn offset_delete_every_version() {
+    for version in served_versions(ApiKey::OffsetDelete) {
+        let partitions = (0..3)
+            .map(|index| {
+                offset_delete_request::OffsetDeleteRequestPartition::default()
+                    .with_partition_index(index)
+            })
+            .collect::<Vec<_>>();
+        let request = OffsetDeleteRequest::default().with_group_id(group("g")).with_topics(vec![
+            offset_delete_request::OffsetDeleteRequestTopic::default()
+                .with_name(topic("a"))
+                .with_partitions(partitions.clone()),
+            offset_delete_request::OffsetDeleteRequestTopic::default()
+                .with_name(topic("b"))
+                .with_partitions(partitions),
+        ]);
+        assert_walks_exactly(ApiKey::OffsetDelete, version, &request);
+    }
+}
+
 #[test]
 fn headers_walk_exactly_and_tagged_fields_count_toward_the_limit() {
     for (api_key, version) in
