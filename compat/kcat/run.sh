@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian's stock kcat (1.7.1, librdkafka 2.0.2) against a fresh Riffle on a free port:
 # metadata listing, producing from a file with keys and headers in every codec, consuming
-# with -C -e, partition/offset/key/header output, offset-by-time queries.
+# with -C -e, partition/offset/key/header output, offset-by-time queries, and a balanced
+# consumer group (-G) that commits and resumes.
 # Prints one line per check and "kcat: N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 
@@ -98,7 +99,25 @@ query_offsets() {
 }
 check "offsets by timestamp (-Q)" query_offsets
 
-# 7. The broker logged no errors.
+# 7. Balanced consumer (-G): the group gets every partition, reads each record once, and
+# commits on exit; the next member of the group resumes at the committed offsets.
+group_consume() { kc -G kcat-group -e -q -f '%p %o %k\n' -X auto.offset.reset=earliest kcat-none; }
+balanced_first_run() {
+  local out="$work/group-1.txt"
+  group_consume >"$out" || return 1
+  [ "$(wc -l <"$out")" = 300 ] || { echo "  got $(wc -l <"$out") records"; return 1; }
+  [ "$(cut -d' ' -f3 "$out" | sort -u | wc -l)" = 300 ] || { echo "  duplicate keys"; return 1; }
+}
+check "balanced consumer (-G) reads all 300 records once" balanced_first_run
+balanced_resume() {
+  printf 'late-1:x\nlate-2:y\n' | kc -P -t kcat-none -K: -p 1 || return 1
+  local keys
+  keys=$(group_consume | cut -d' ' -f3 | sort | tr '\n' ' ')
+  [ "$keys" = "late-1 late-2 " ] || { echo "  got '$keys'"; return 1; }
+}
+check "balanced consumer resumes at committed offsets" balanced_resume
+
+# 8. The broker logged no errors.
 no_errors() { ! grep -E " ERROR " "$work/riffle.log"; }
 check "broker logged no errors" no_errors
 
