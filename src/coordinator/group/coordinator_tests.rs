@@ -212,3 +212,37 @@ fn join_validation_happens_before_the_group_is_touched() {
     assert!(coordinator.list(&[], &[]).is_empty(), "no group was created");
     assert_eq!(code(coordinator.join("g", request(10_000, 1))), 79);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_timer_task_expires_sessions_as_the_clock_moves() {
+    let fixture = fixture();
+    let coordinator = Arc::new(coordinator(&fixture));
+    coordinator.spawn_timers();
+    let join = JoinRequest {
+        member_id: String::new(),
+        group_instance_id: None,
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+        session_timeout_ms: 5_000,
+        rebalance_timeout_ms: 10_000,
+        protocol_type: "consumer".into(),
+        protocols: vec![Protocol { name: "range".into(), metadata: Bytes::new() }],
+        require_known_member_id: false,
+    };
+    let Reply::Pending(joined) = coordinator.join("timed", join) else { panic!("join waits") };
+    let member_id = joined.await.unwrap().member_id;
+    let timer_period = Duration::from_millis(u64::try_from(GROUP_TIMER_SLEEP_MS_MAX).unwrap() + 1);
+
+    fixture.clock.advance_ms(4_999);
+    tokio::time::sleep(timer_period).await;
+    assert_eq!(coordinator.describe("timed").unwrap().state, GroupState::CompletingRebalance);
+
+    fixture.clock.advance_ms(1);
+    tokio::time::sleep(timer_period).await;
+    let description = coordinator.describe("timed").unwrap();
+    assert_eq!(description.state, GroupState::Empty, "the silent member's session ended");
+    assert!(description.members.is_empty());
+    let heartbeat = coordinator.heartbeat("timed", &member_id, None, 1);
+    assert_eq!(heartbeat.map_err(|error| error.code()), Err(25));
+    coordinator.close();
+}
