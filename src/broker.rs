@@ -212,6 +212,21 @@ impl Broker {
         self.group_coordinator.get_or_try_init(|| self.open_group_coordinator()).await
     }
 
+    /// The group coordinator for group APIs other than FindCoordinator: those do not create
+    /// `__consumer_offsets` (a monitoring tool listing groups must not), so until the topic
+    /// exists they get NOT_COORDINATOR and the client looks the coordinator up, as with Kafka.
+    pub async fn existing_group_coordinator(&self) -> Result<&Arc<GroupCoordinator>> {
+        if let Some(coordinator) = self.group_coordinator.get() {
+            return Ok(coordinator);
+        }
+        if self.metadata.image().topic(OFFSETS_TOPIC).is_some() {
+            return self.group_coordinator().await;
+        }
+        Err(Error::NotCoordinator(format!(
+            "{OFFSETS_TOPIC} does not exist yet; use FindCoordinator"
+        )))
+    }
+
     /// Opens the group coordinator at start-up if `__consumer_offsets` already exists, so
     /// groups (and their members' sessions) are back before the first request.
     pub async fn open_existing_group_coordinator(&self) -> Result<()> {

@@ -276,6 +276,21 @@ async fn offset_fetch_of_an_unknown_group_returns_no_offsets_not_an_error() {
     let broker = TestBroker::start().await;
     create_topic(&broker.bootstrap(), "known", 2, &[]).await;
     let mut client = RawClient::connect(broker.address()).await;
+    // Before any FindCoordinator, `__consumer_offsets` does not exist and group APIs do not
+    // create it: NOT_COORDINATOR sends the client to FindCoordinator; ListGroups is empty.
+    let early: OffsetFetchResponse = client
+        .request(
+            ApiKey::OffsetFetch,
+            7,
+            &OffsetFetchRequest::default().with_group_id(group_id("nobody")),
+        )
+        .await;
+    assert_eq!(early.error_code, 16);
+    let listed: ListGroupsResponse =
+        client.request(ApiKey::ListGroups, 4, &ListGroupsRequest::default()).await;
+    assert_eq!((listed.error_code, listed.groups.len()), (0, 0));
+    assert!(broker.broker().metadata().image().topic("__consumer_offsets").is_none());
+    find_coordinator(&mut client, "nobody").await;
     let all: OffsetFetchResponse = client
         .request(
             ApiKey::OffsetFetch,
@@ -337,6 +352,7 @@ fn join_request(group: &str, session_timeout_ms: i32, protocols: usize) -> JoinG
 async fn bad_group_requests_get_kafkas_error_codes_and_the_broker_carries_on() {
     let broker = TestBroker::start_with(GROUP_OVERRIDES).await;
     let mut client = RawClient::connect(broker.address()).await;
+    find_coordinator(&mut client, "g").await;
     let join = |request: JoinGroupRequest, version: i16| (request, version);
     let cases = [
         (join(join_request("", 10_000, 1), 5), 24),
@@ -399,6 +415,33 @@ async fn bad_group_requests_get_kafkas_error_codes_and_the_broker_carries_on() {
         )
         .await;
     assert_eq!(commit.topics[0].partitions[0].error_code, 3, "unknown topic");
+
+    // A group id longer than `__consumer_offsets` keys can hold (flexible versions allow it
+    // on the wire) is an invalid group id, not a broker panic.
+    let long_group = "g".repeat(40_000);
+    let response: JoinGroupResponse =
+        client.request(ApiKey::JoinGroup, 6, &join_request(&long_group, 10_000, 1)).await;
+    assert_eq!(response.error_code, 24);
+    create_topic(&broker.bootstrap(), "bad-input", 1, &[]).await;
+    let commit: OffsetCommitResponse = client
+        .request(
+            ApiKey::OffsetCommit,
+            8,
+            &OffsetCommitRequest::default()
+                .with_group_id(group_id(&long_group))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(TopicName(StrBytes::from_static_str("bad-input")))
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(1),
+                        ]),
+                ]),
+        )
+        .await;
+    assert_eq!(commit.topics[0].partitions[0].error_code, 24);
 
     // A JoinGroup whose protocol array claims 2^31 entries is refused before decoding: the
     // connection is closed, as Kafka closes on an unparsable request.
@@ -574,4 +617,17 @@ async fn delete_described(client: &mut RawClient) -> i16 {
     let request = DeleteGroupsRequest::default().with_groups_names(vec![group_id("described")]);
     let response: DeleteGroupsResponse = client.request(ApiKey::DeleteGroups, 2, &request).await;
     response.results[0].error_code
+}
+
+/// FindCoordinator v3 for a group: this broker, with no error.
+async fn find_coordinator(client: &mut RawClient, group: &str) {
+    let found: FindCoordinatorResponse = client
+        .request(
+            ApiKey::FindCoordinator,
+            3,
+            &FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_owned())),
+        )
+        .await;
+    assert_eq!(found.error_code, 0);
+    assert_eq!(found.node_id.0, 1);
 }

@@ -317,7 +317,12 @@ fn group_config<'a>(get: &Lookup<'a>) -> Result<GroupConfig, ConfigError> {
             600_000,
             1..=i64::MAX,
         )?,
-        offset_metadata_max_bytes: number(get(&["offset.metadata.max.bytes"]), 4096, 0..=int_max)?,
+        // The record format holds metadata in an i16-length string.
+        offset_metadata_max_bytes: number(
+            get(&["offset.metadata.max.bytes"]),
+            4096,
+            0..=i64::from(i16::MAX),
+        )?,
     })
 }
 

@@ -9,14 +9,14 @@ pub async fn handle(
     context: &RequestContext<'_>,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
-    let coordinator = context.broker.group_coordinator().await;
+    let coordinator = context.broker.existing_group_coordinator().await;
     let results = request
         .groups_names
         .into_iter()
         .map(|group_id| {
             let result = match &coordinator {
                 Ok(coordinator) => coordinator.delete_group(&group_id),
-                Err(error) => Err(crate::error::Error::CoordinatorNotAvailable(error.to_string())),
+                Err(error) => Err(crate::error::Error::NotCoordinator(error.to_string())),
             };
             let error_code = match result {
                 Ok(()) => 0,

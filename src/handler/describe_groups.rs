@@ -13,7 +13,7 @@ pub async fn handle(
     context: &RequestContext<'_>,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
-    let coordinator = context.broker.group_coordinator().await;
+    let coordinator = context.broker.existing_group_coordinator().await;
     let operations = if context.version >= 3 && request.include_authorized_operations {
         authorized_operations(GROUP_OPERATIONS)
     } else {

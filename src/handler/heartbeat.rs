@@ -5,7 +5,7 @@ use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 use super::RequestContext;
 
 pub async fn handle(context: &RequestContext<'_>, request: HeartbeatRequest) -> HeartbeatResponse {
-    let result = match context.broker.group_coordinator().await {
+    let result = match context.broker.existing_group_coordinator().await {
         Ok(coordinator) => coordinator.heartbeat(
             &request.group_id,
             &request.member_id,

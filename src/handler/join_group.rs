@@ -14,7 +14,7 @@ use crate::error::Error;
 
 pub async fn handle(context: &RequestContext<'_>, request: JoinGroupRequest) -> JoinGroupResponse {
     let member_id = request.member_id.to_string();
-    let coordinator = match context.broker.group_coordinator().await {
+    let coordinator = match context.broker.existing_group_coordinator().await {
         Ok(coordinator) => coordinator,
         Err(error) => return response(context.version, JoinResult::failed(&member_id, error)),
     };
@@ -62,8 +62,14 @@ pub async fn handle(context: &RequestContext<'_>, request: JoinGroupRequest) -> 
 }
 
 fn response(version: i16, result: JoinResult) -> JoinGroupResponse {
-    // KIP-814: before v9 a static leader that must not assign gets no member list.
-    let members = if result.skip_assignment && version < 9 { Vec::new() } else { result.members };
+    // KIP-814: before v9 a static leader that must not assign gets no member list and the
+    // old leader id, so it does not act as the leader.
+    let old_client = result.skip_assignment && version < 9;
+    let members = if old_client { Vec::new() } else { result.members };
+    let leader_id = match result.leader_id_before_v9 {
+        Some(old_leader) if old_client => old_leader,
+        _ => result.leader_id,
+    };
     let members = members
         .into_iter()
         .map(|member| {
@@ -85,7 +91,7 @@ fn response(version: i16, result: JoinResult) -> JoinGroupResponse {
         } else {
             Some(protocol_name.unwrap_or_default())
         })
-        .with_leader(wire_string(result.leader_id))
+        .with_leader(wire_string(leader_id))
         .with_skip_assignment(version >= 9 && result.skip_assignment)
         .with_member_id(wire_string(result.member_id))
         .with_members(members)

@@ -24,7 +24,7 @@ pub async fn handle(
             })
             .collect()
     };
-    let results = match context.broker.group_coordinator().await {
+    let results = match context.broker.existing_group_coordinator().await {
         Ok(coordinator) => coordinator.leave(&request.group_id, &leaving),
         Err(error) => Err(error),
     };

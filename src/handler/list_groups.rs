@@ -5,13 +5,16 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use super::{RequestContext, wire_string};
+use crate::error::Error;
 
 pub async fn handle(
     context: &RequestContext<'_>,
     request: ListGroupsRequest,
 ) -> ListGroupsResponse {
-    let coordinator = match context.broker.group_coordinator().await {
+    let coordinator = match context.broker.existing_group_coordinator().await {
         Ok(coordinator) => coordinator,
+        // No `__consumer_offsets` yet: no groups (Kafka lists only loaded partitions).
+        Err(Error::NotCoordinator(_)) => return ListGroupsResponse::default(),
         Err(error) => return ListGroupsResponse::default().with_error_code(error.code()),
     };
     let states: Vec<String> = request.states_filter.iter().map(ToString::to_string).collect();

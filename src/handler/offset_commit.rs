@@ -68,7 +68,7 @@ pub async fn handle(
     let mut results: Vec<Option<Result<()>>> = if commit.partitions.is_empty() {
         Vec::new()
     } else {
-        match context.broker.group_coordinator().await {
+        match context.broker.existing_group_coordinator().await {
             Ok(coordinator) => {
                 coordinator.commit_offsets(commit).await.into_iter().map(Some).collect()
             }

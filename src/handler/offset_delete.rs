@@ -18,7 +18,7 @@ pub async fn handle(
         return OffsetDeleteResponse::default()
             .with_error_code(Error::InvalidGroupId(String::new()).code());
     }
-    let coordinator = match context.broker.group_coordinator().await {
+    let coordinator = match context.broker.existing_group_coordinator().await {
         Ok(coordinator) => coordinator,
         Err(error) => return OffsetDeleteResponse::default().with_error_code(error.code()),
     };

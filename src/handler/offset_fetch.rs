@@ -30,7 +30,7 @@ pub async fn handle(
     context: &RequestContext<'_>,
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
-    let coordinator = context.broker.group_coordinator().await;
+    let coordinator = context.broker.existing_group_coordinator().await;
     let version = context.version;
     if version >= 8 {
         let groups = request

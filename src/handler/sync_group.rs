@@ -8,7 +8,7 @@ use crate::coordinator::group::classic_group::{Reply, SyncRequest, SyncResult};
 use crate::error::Error;
 
 pub async fn handle(context: &RequestContext<'_>, request: SyncGroupRequest) -> SyncGroupResponse {
-    let coordinator = match context.broker.group_coordinator().await {
+    let coordinator = match context.broker.existing_group_coordinator().await {
         Ok(coordinator) => coordinator,
         Err(error) => return response(context.version, SyncResult::failed(error)),
     };

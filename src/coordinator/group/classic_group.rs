@@ -85,6 +85,9 @@ pub struct JoinResult {
     pub leader_id: String,
     /// KIP-814: the (static) leader must not compute a new assignment.
     pub skip_assignment: bool,
+    /// With `skip_assignment`: the leader id clients before JoinGroup v9 get instead, so
+    /// that they do not take themselves for the leader.
+    pub leader_id_before_v9: Option<String>,
     /// Every member with its metadata, for the leader only.
     pub members: Vec<JoinedMember>,
 }
@@ -99,6 +102,7 @@ impl JoinResult {
             protocol_name: None,
             leader_id: String::new(),
             skip_assignment: false,
+            leader_id_before_v9: None,
             members: Vec::new(),
         }
     }
@@ -484,6 +488,13 @@ impl Group {
     fn join_known_member(&mut self, request: JoinRequest, now_ms: i64) -> Reply<JoinResult> {
         let member_id = request.member_id.clone();
         if self.pending_members.contains_key(&member_id) {
+            if request.group_instance_id.is_some() {
+                // Only dynamic members get MEMBER_ID_REQUIRED; Kafka refuses this too.
+                return Reply::Ready(JoinResult::failed(
+                    &member_id,
+                    Error::InvalidRequest("a pending dynamic member cannot join as static".into()),
+                ));
+            }
             return self.add_member_and_rebalance(&member_id, request, now_ms);
         }
         if let Err(error) = self.check_member(&member_id, request.group_instance_id.as_deref()) {
@@ -520,6 +531,7 @@ impl Group {
             protocol_name: self.protocol_name.clone(),
             leader_id: self.leader_id.clone().unwrap_or_default(),
             skip_assignment: false,
+            leader_id_before_v9: None,
             members: if with_members { self.current_member_metadata() } else { Vec::new() },
         }
     }
@@ -545,7 +557,10 @@ impl Group {
         let (sender, receiver) = oneshot::channel();
         let mut member = Member::from_join(member_id, request, now_ms);
         member.awaiting_join = Some(sender);
-        if let Some(delay) = &mut self.initial_delay {
+        // Kafka extends the initial delay only for a group's very first generation.
+        if let Some(delay) = &mut self.initial_delay
+            && self.generation_id == 0
+        {
             delay.new_member_added = true;
         }
         if let Some(instance) = &member.group_instance_id {
@@ -622,8 +637,8 @@ impl Group {
                     self.store = Some(StoreReason::Membership);
                     let is_leader = self.leader_id.as_deref() == Some(new_member_id);
                     let mut result = self.current_join_result(new_member_id, is_leader);
-                    result.leader_id = current_leader;
                     result.skip_assignment = is_leader;
+                    result.leader_id_before_v9 = is_leader.then_some(current_leader);
                     self.members[new_member_id].answer_join(result);
                 } else {
                     self.maybe_prepare_rebalance(now_ms);
@@ -695,12 +710,11 @@ impl Group {
         let rebalance_timeout_ms = self.rebalance_timeout_ms();
         let initial_delay_ms = i64::from(self.initial_rebalance_delay_ms);
         if self.state == GroupState::Empty && initial_delay_ms > 0 {
-            let delay_ms = initial_delay_ms.min(rebalance_timeout_ms);
             self.initial_delay = Some(InitialDelay {
-                remaining_ms: (rebalance_timeout_ms - delay_ms).max(0),
+                remaining_ms: (rebalance_timeout_ms - initial_delay_ms).max(0),
                 new_member_added: false,
             });
-            self.join_deadline_ms = Some(now_ms.saturating_add(delay_ms));
+            self.join_deadline_ms = Some(now_ms.saturating_add(initial_delay_ms));
         } else {
             self.initial_delay = None;
             self.join_deadline_ms = Some(now_ms.saturating_add(rebalance_timeout_ms));
@@ -1128,8 +1142,14 @@ impl Group {
             .map(|member| member.member_id.clone())
             .collect();
         for member_id in expired {
-            tracing::info!(group = self.id, member_id, "member session expired");
-            self.remove_member_and_update(&member_id, now_ms);
+            // Removing one member can complete a join, which renews the others' sessions.
+            let still_expired = self.members.get(&member_id).is_some_and(|member| {
+                member.session_deadline_ms().is_some_and(|deadline| deadline <= now_ms)
+            });
+            if still_expired {
+                tracing::info!(group = self.id, member_id, "member session expired");
+                self.remove_member_and_update(&member_id, now_ms);
+            }
         }
         if self.state == GroupState::PreparingRebalance
             && self.join_deadline_ms.is_some_and(|deadline| deadline <= now_ms)

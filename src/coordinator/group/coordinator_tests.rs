@@ -80,6 +80,9 @@ fn partition_for_matches_java_string_hash_code() {
     assert_eq!(partition_for("", 50), 0);
     // Non-ASCII: hashed over UTF-16 code units ("é" = 0xE9 = 233).
     assert_eq!(partition_for("é", 50), 233 % 50);
+    // A negative hash is negated (Math.abs), not masked: "consumer-group-negative" hashes
+    // to -548440454 in Java (masking the sign bit would give partition 44).
+    assert_eq!(partition_for("consumer-group-negative", 50), 548_440_454 % 50);
 }
 
 #[tokio::test]

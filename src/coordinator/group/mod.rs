@@ -60,13 +60,15 @@ const LOAD_READ_BYTES: u64 = 8 * 1024 * 1024;
 /// How long a commit waits for an fsync the flush policy asks for.
 const COMMIT_DURABILITY_WAIT_MS: u64 = 30_000;
 
-/// The shard that owns `group_id`: Kafka's `partitionFor` (Java `String.hashCode` over UTF-16
-/// code units, sign bit cleared, modulo the partition count).
+/// The shard that owns `group_id`: Kafka's `partitionFor`, `Utils.abs(groupId.hashCode()) %
+/// partitionCount`, with Java's `String.hashCode` over UTF-16 code units and `Utils.abs`
+/// mapping `Integer.MIN_VALUE` to 0.
 pub fn partition_for(group_id: &str, partition_count: usize) -> usize {
     let hash = group_id
         .encode_utf16()
         .fold(0i32, |hash, unit| hash.wrapping_mul(31).wrapping_add(i32::from(unit)));
-    usize::try_from(hash & 0x7fff_ffff).expect("non-negative") % partition_count.max(1)
+    let positive = if hash == i32::MIN { 0 } else { hash.abs() };
+    usize::try_from(positive).expect("non-negative") % partition_count.max(1)
 }
 
 /// One committed offset in an OffsetCommit.
@@ -180,7 +182,13 @@ impl GroupCoordinator {
                 if coordinator.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                let next_ms = coordinator.tick();
+                // A bug in one group's timers must not stop every group's timers.
+                let ticked =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| coordinator.tick()));
+                let next_ms = ticked.unwrap_or_else(|_| {
+                    tracing::error!("group timer tick panicked (a broker bug); continuing");
+                    coordinator.clock.now_ms().saturating_add(GROUP_TIMER_SLEEP_MS_MAX)
+                });
                 let sleep_ms = next_ms
                     .saturating_sub(coordinator.clock.now_ms())
                     .clamp(1, GROUP_TIMER_SLEEP_MS_MAX);
@@ -238,8 +246,10 @@ impl GroupCoordinator {
     fn persist(&self, shard: &Shard, group: &mut Group, now_ms: i64) {
         while let Some(reason) = group.take_store() {
             let key = records::encode_key(&RecordKey::GroupMetadata { group: group.id().into() });
-            let value = records::encode_group_metadata_value(&group.metadata_value());
-            let outcome = self.append(shard, &[(key, Some(value))]).map(drop);
+            let outcome = records::encode_group_metadata_value(&group.metadata_value())
+                .map_err(|error| Error::InvalidRequest(error.to_string()))
+                .and_then(|value| self.append(shard, &[(key, Some(value))]))
+                .map(drop);
             group.on_stored(reason, outcome, now_ms);
         }
     }
@@ -292,6 +302,7 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(Error::InvalidGroupId(group_id.to_owned()));
         }
+        check_group_id_length(group_id)?;
         let (min, max) =
             (self.settings.min_session_timeout_ms, self.settings.max_session_timeout_ms);
         if !(min..=max).contains(&request.session_timeout_ms) {
@@ -406,6 +417,10 @@ impl GroupCoordinator {
     ) -> (Vec<Result<()>>, Option<(Arc<PartitionLog>, i64)>) {
         let all =
             |error: &dyn Fn() -> Error| request.partitions.iter().map(|_| Err(error())).collect();
+        if let Err(error) = check_group_id_length(&request.group_id) {
+            let message = error.to_string();
+            return (all(&|| Error::InvalidGroupId(message.clone())), None);
+        }
         if !groups.contains_key(&request.group_id) {
             if request.generation_id >= 0 {
                 let error =
@@ -717,6 +732,15 @@ impl GroupCoordinator {
             group.mark_dead(now_ms);
         }
     }
+}
+
+/// A group id must fit the `__consumer_offsets` key format before a group is created.
+fn check_group_id_length(group_id: &str) -> Result<()> {
+    if group_id.len() > records::STRING_LENGTH_MAX {
+        let shown: String = group_id.chars().take(64).collect();
+        return Err(Error::InvalidGroupId(format!("{shown}... ({} bytes)", group_id.len())));
+    }
+    Ok(())
 }
 
 fn offset_key(group_id: &str, partition: &TopicPartition) -> Bytes {

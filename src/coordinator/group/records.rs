@@ -161,26 +161,55 @@ pub fn decode_offset_commit_value(bytes: &[u8]) -> Result<OffsetCommitValue, Dec
     })
 }
 
-pub fn encode_group_metadata_value(value: &GroupMetadataValue) -> Bytes {
+/// Encodes group metadata; fails (instead of panicking) on a string longer than the format's
+/// `i16` length allows, since member ids and protocol names come from clients.
+pub fn encode_group_metadata_value(value: &GroupMetadataValue) -> Result<Bytes, EncodeError> {
     let mut buf = BytesMut::new();
     buf.put_i16(GROUP_METADATA_VALUE_VERSION);
-    put_string(&mut buf, &value.protocol_type);
+    put_checked_string(&mut buf, Some(&value.protocol_type))?;
     buf.put_i32(value.generation);
-    put_nullable_string(&mut buf, value.protocol.as_deref());
-    put_nullable_string(&mut buf, value.leader.as_deref());
+    put_checked_string(&mut buf, value.protocol.as_deref())?;
+    put_checked_string(&mut buf, value.leader.as_deref())?;
     buf.put_i64(value.current_state_timestamp_ms);
-    buf.put_i32(i32::try_from(value.members.len()).expect("member count fits i32"));
+    let count = i32::try_from(value.members.len()).map_err(|_| EncodeError("too many members"))?;
+    buf.put_i32(count);
     for member in &value.members {
-        put_string(&mut buf, &member.member_id);
-        put_nullable_string(&mut buf, member.group_instance_id.as_deref());
-        put_string(&mut buf, &member.client_id);
-        put_string(&mut buf, &member.client_host);
+        put_checked_string(&mut buf, Some(&member.member_id))?;
+        put_checked_string(&mut buf, member.group_instance_id.as_deref())?;
+        put_checked_string(&mut buf, Some(&member.client_id))?;
+        put_checked_string(&mut buf, Some(&member.client_host))?;
         buf.put_i32(member.rebalance_timeout_ms);
         buf.put_i32(member.session_timeout_ms);
-        put_bytes(&mut buf, &member.subscription);
-        put_bytes(&mut buf, &member.assignment);
+        put_checked_bytes(&mut buf, &member.subscription)?;
+        put_checked_bytes(&mut buf, &member.assignment)?;
     }
-    buf.freeze()
+    Ok(buf.freeze())
+}
+
+/// Why a record could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot encode group metadata: {0}")]
+pub struct EncodeError(&'static str);
+
+/// The longest string the record formats can hold.
+pub const STRING_LENGTH_MAX: usize = i16::MAX as usize;
+
+fn put_checked_string(buf: &mut BytesMut, value: Option<&str>) -> Result<(), EncodeError> {
+    match value {
+        Some(value) if value.len() > STRING_LENGTH_MAX => Err(EncodeError("string too long")),
+        value => {
+            put_nullable_string(buf, value);
+            Ok(())
+        }
+    }
+}
+
+fn put_checked_bytes(buf: &mut BytesMut, value: &[u8]) -> Result<(), EncodeError> {
+    if i32::try_from(value.len()).is_err() {
+        return Err(EncodeError("bytes too long"));
+    }
+    put_bytes(buf, value);
+    Ok(())
 }
 
 pub fn decode_group_metadata_value(bytes: &[u8]) -> Result<GroupMetadataValue, DecodeError> {
@@ -239,6 +268,9 @@ pub fn subscribed_topics(subscription: &[u8]) -> Result<Vec<String>, DecodeError
     Ok(topics)
 }
 
+/// Keys and offset values hold group ids (checked against [`STRING_LENGTH_MAX`] before a
+/// group exists), topic names (at most 249 bytes) and offset metadata (capped by
+/// `offset.metadata.max.bytes`, itself at most [`STRING_LENGTH_MAX`]), so this cannot fail.
 fn put_string(buf: &mut BytesMut, value: &str) {
     let length = i16::try_from(value.len()).expect("string fits an i16 length");
     buf.put_i16(length);
@@ -465,12 +497,14 @@ mod tests {
             }],
         };
         assert_eq!(
-            decode_group_metadata_value(&encode_group_metadata_value(&value)).unwrap(),
+            decode_group_metadata_value(&encode_group_metadata_value(&value).unwrap()).unwrap(),
             value
         );
+        let long = GroupMetadataValue { protocol_type: "x".repeat(40_000), ..value.clone() };
+        assert!(encode_group_metadata_value(&long).is_err(), "an error, not a panic");
         let empty = GroupMetadataValue { protocol: None, leader: None, members: vec![], ..value };
         assert_eq!(
-            decode_group_metadata_value(&encode_group_metadata_value(&empty)).unwrap(),
+            decode_group_metadata_value(&encode_group_metadata_value(&empty).unwrap()).unwrap(),
             empty
         );
     }

@@ -394,7 +394,8 @@ fn a_static_member_rejoining_stable_keeps_the_generation_and_fences_its_old_id()
     assert_ne!(rejoined.member_id, first.member_id);
     assert_eq!(rejoined.generation_id, 1);
     assert!(rejoined.skip_assignment, "the static leader must not reassign");
-    assert_eq!(rejoined.leader_id, first.member_id, "the old leader id is returned");
+    assert_eq!(rejoined.leader_id, rejoined.member_id, "v9 clients learn they still lead");
+    assert_eq!(rejoined.leader_id_before_v9.as_ref(), Some(&first.member_id), "older ones do not");
     assert_eq!(group.state(), GroupState::Stable);
     assert_eq!(group.take_store(), Some(StoreReason::Membership));
     assert_eq!(group.members[&rejoined.member_id].assignment, Bytes::from_static(b"p0"));
