@@ -114,14 +114,23 @@ async fn consumers_in_a_group_split_the_partitions_and_rebalance_when_one_joins(
     let broker = TestBroker::start_with(GROUP_OVERRIDES).await;
     let bootstrap = broker.bootstrap();
     create_topic(&bootstrap, "shared", PARTITIONS, &[]).await;
-    produce(&bootstrap, "shared", "first", 600).await;
-
+    // Both members hold their partitions before any record exists, so no record is read
+    // before a rebalance moves its partition (which would redeliver it, as Kafka does).
     let bootstrap_for_consumers = bootstrap.clone();
     let (first, second) = tokio::task::spawn_blocking(move || {
         let first = group_consumer(&bootstrap_for_consumers, "split", &[]);
         let second = group_consumer(&bootstrap_for_consumers, "split", &[]);
         first.subscribe(&["shared"]).unwrap();
         second.subscribe(&["shared"]).unwrap();
+        poll_until(&[&first, &second], 60, |_| {
+            assigned_partitions(&first).len() == 3 && assigned_partitions(&second).len() == 3
+        });
+        (first, second)
+    })
+    .await
+    .unwrap();
+    produce(&bootstrap, "shared", "first", 600).await;
+    let (first, second) = tokio::task::spawn_blocking(move || {
         let received = poll_until(&[&first, &second], 60, |received| total(received) >= 600);
         // Nothing more arrives: every record exactly once across the group.
         let extra = poll_until(&[&first, &second], 60, {
