@@ -20,9 +20,7 @@ pub async fn handle(
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
     let image = context.broker.metadata().image();
-    let known = |topic: &str, partition: i32| {
-        image.topic(topic).is_some_and(|topic| (0..topic.partition_count()).contains(&partition))
-    };
+    let known = |topic: &str, partition: i32| image.has_partition(topic, partition);
     let mut commit = CommitRequest {
         group_id: request.group_id.to_string(),
         member_id: request.member_id.to_string(),
@@ -74,12 +72,8 @@ pub async fn handle(
             }
             Err(error) => {
                 let message = error.to_string();
-                let code_is_unavailable = error.code();
-                commit
-                    .partitions
-                    .iter()
-                    .map(|_| Some(Err(same_error(code_is_unavailable, &message))))
-                    .collect()
+                let code = error.code();
+                commit.partitions.iter().map(|_| Some(Err(same_error(code, &message)))).collect()
             }
         }
     };

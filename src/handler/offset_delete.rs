@@ -23,9 +23,7 @@ pub async fn handle(
         Err(error) => return OffsetDeleteResponse::default().with_error_code(error.code()),
     };
     let image = context.broker.metadata().image();
-    let known = |topic: &str, partition: i32| {
-        image.topic(topic).is_some_and(|topic| (0..topic.partition_count()).contains(&partition))
-    };
+    let known = |topic: &str, partition: i32| image.has_partition(topic, partition);
     let partitions: Vec<TopicPartition> = request
         .topics
         .iter()

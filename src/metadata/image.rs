@@ -55,6 +55,11 @@ impl MetadataImage {
         self.topics.get(name)
     }
 
+    /// Whether `topic` exists and has partition `partition`.
+    pub fn has_partition(&self, topic: &str, partition: i32) -> bool {
+        self.topic(topic).is_some_and(|topic| (0..topic.partition_count()).contains(&partition))
+    }
+
     pub fn topic_by_id(&self, topic_id: Uuid) -> Option<&Arc<TopicImage>> {
         self.topic_names_by_id.get(&topic_id).and_then(|name| self.topics.get(name))
     }
