@@ -15,6 +15,7 @@ use crate::config::topic::LogConfig;
 use crate::config::{BrokerConfig, HostPort};
 use crate::coordinator::group::classic_group::GroupSettings;
 use crate::coordinator::group::{CoordinatorSetup, GroupCoordinator, OFFSETS_TOPIC};
+use crate::coordinator::producer_id_manager::ProducerIdManager;
 use crate::error::{Error, Result};
 use crate::log::LogManager;
 use crate::log::partition_log::PartitionLog;
@@ -35,6 +36,7 @@ pub struct Broker {
     /// Opened on first use (creating `__consumer_offsets` as Kafka does) or at start-up if
     /// the topic exists.
     group_coordinator: tokio::sync::OnceCell<Arc<GroupCoordinator>>,
+    producer_ids: ProducerIdManager,
     clock: Clock,
 }
 
@@ -79,6 +81,7 @@ impl Broker {
             fetch_response_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             fetch_response_budget_bytes: budget,
             group_coordinator: tokio::sync::OnceCell::new(),
+            producer_ids: ProducerIdManager::default(),
             clock,
         })
     }
@@ -225,6 +228,11 @@ impl Broker {
         Err(Error::NotCoordinator(format!(
             "{OFFSETS_TOPIC} does not exist yet; use FindCoordinator"
         )))
+    }
+
+    /// A producer id never handed out before (InitProducerId).
+    pub async fn generate_producer_id(&self) -> Result<i64> {
+        self.producer_ids.generate_producer_id(&self.metadata).await
     }
 
     /// Opens the group coordinator at start-up if `__consumer_offsets` already exists, so

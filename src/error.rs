@@ -99,6 +99,12 @@ pub enum Error {
     InvalidCommitOffsetSize(String),
     #[error("the group is subscribed to topic '{0}'")]
     GroupSubscribedToTopic(String),
+    #[error("{0}")]
+    OutOfOrderSequenceNumber(String),
+    #[error("{0}")]
+    InvalidProducerEpoch(String),
+    #[error("{0}")]
+    CoordinatorLoadInProgress(String),
     #[error("storage error: {0}")]
     Storage(#[from] std::io::Error),
     #[error("internal error: {0}")]
@@ -154,6 +160,9 @@ impl Error {
             Error::OffsetMetadataTooLarge { .. } => ResponseError::OffsetMetadataTooLarge,
             Error::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
             Error::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
+            Error::OutOfOrderSequenceNumber(_) => ResponseError::OutOfOrderSequenceNumber,
+            Error::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
+            Error::CoordinatorLoadInProgress(_) => ResponseError::CoordinatorLoadInProgress,
             Error::Storage(_) => ResponseError::KafkaStorageError,
             Error::Internal(_) => ResponseError::UnknownServerError,
         }
@@ -196,6 +205,9 @@ mod tests {
         assert_eq!(Error::InvalidConfig("c".into()).code(), 40);
         assert_eq!(Error::InvalidRequest("r".into()).code(), 42);
         assert_eq!(Error::Storage(std::io::Error::other("disk")).code(), 56);
+        assert_eq!(Error::CoordinatorLoadInProgress("ids".into()).code(), 14);
+        assert_eq!(Error::OutOfOrderSequenceNumber("gap".into()).code(), 45);
+        assert_eq!(Error::InvalidProducerEpoch("old".into()).code(), 47);
         assert_eq!(Error::FencedLeaderEpoch { requested: 0, current: 1 }.code(), 74);
         assert_eq!(Error::UnknownLeaderEpoch { requested: 2, current: 1 }.code(), 75);
         assert_eq!(Error::InvalidRecord("r".into()).code(), 87);

@@ -114,3 +114,9 @@ const _: () = assert!(BATCH_HEADER_SIZE > LOG_OVERHEAD);
 const _: () = assert!(SMALL_FRAME_BYTES_MAX < FRAME_SIZE_MAX_DEFAULT);
 const _: () = assert!(SMALL_FRAME_BYTES_MAX as usize <= SMALL_REQUEST_BYTES_BUDGET);
 const _: () = assert!((PARTITIONS_PER_TOPIC_MAX as usize) <= PARTITIONS_TOTAL_MAX);
+
+/// Idempotent producers remembered per partition. Kafka keeps every producer until
+/// `producer.id.expiration.ms`; a client allocating producer ids in a loop could then grow a
+/// partition's state without bound. At the cap the least recently active tenth is forgotten
+/// (see `log::producer_state`).
+pub const PRODUCERS_PER_PARTITION_MAX: usize = 100_000;

@@ -5,39 +5,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{consume_all, create_topic, producer_config};
+use common::{consume_all, create_topic, free_port, producer_config, spawn_riffle};
 use rdkafka::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 const PARTITIONS: i32 = 4;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn_broker(data_dir: &Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_riffle"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir)
-        .env("RIFFLE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("riffle starts");
-    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(address).is_err() {
-        assert!(Instant::now() < deadline, "riffle did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
 
 /// Produces until `stop` is set, recording (partition, offset, index) of each acknowledged record.
 async fn produce_until_killed(
@@ -86,7 +62,7 @@ async fn acknowledged_records_survive_sigkill() {
     let mut next_index = 0;
     for round in 0..3 {
         let port = free_port();
-        let mut child = spawn_broker(data.path(), port);
+        let mut child = spawn_riffle(data.path(), port);
         let bootstrap = format!("127.0.0.1:{port}");
         if round == 0 {
             create_topic(&bootstrap, "crash", PARTITIONS, &[("segment.bytes", "262144")]).await;
@@ -107,7 +83,7 @@ async fn acknowledged_records_survive_sigkill() {
 
     // Restart and read everything back.
     let port = free_port();
-    let mut child = spawn_broker(data.path(), port);
+    let mut child = spawn_riffle(data.path(), port);
     let bootstrap = format!("127.0.0.1:{port}");
     let consumer: rdkafka::consumer::BaseConsumer =
         common::consumer_config(&bootstrap, &[]).create().unwrap();

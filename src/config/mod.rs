@@ -90,6 +90,10 @@ pub struct BrokerConfig {
     pub log_flush_scheduler_interval_ms: u64,
     /// How often the recovery-point checkpoint is written.
     pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// How long an idempotent producer's state is kept after its last write.
+    pub producer_id_expiration_ms: i64,
+    /// How often expired producer state is removed.
+    pub producer_id_expiration_check_interval_ms: u64,
     pub topic_defaults: TopicDefaults,
     pub groups: GroupConfig,
 }
@@ -134,6 +138,8 @@ const BROKER_KEYS: &[&str] = &[
     "connections.max.idle.ms",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
+    "producer.id.expiration.ms",
+    "producer.id.expiration.check.interval.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
     "group.initial.rebalance.delay.ms",
@@ -239,6 +245,16 @@ impl BrokerConfig {
                 get(&["log.flush.offset.checkpoint.interval.ms"]),
                 60_000,
                 1..=i64::MAX,
+            )?,
+            producer_id_expiration_ms: number(
+                get(&["producer.id.expiration.ms"]),
+                86_400_000,
+                1..=i64::from(i32::MAX),
+            )?,
+            producer_id_expiration_check_interval_ms: number(
+                get(&["producer.id.expiration.check.interval.ms"]),
+                600_000,
+                1..=i64::from(i32::MAX),
             )?,
             topic_defaults: TopicDefaults::from_broker_properties(properties)?,
             groups: group_config(&get)?,

@@ -15,6 +15,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
@@ -169,6 +170,10 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ApiKey::DeleteGroups => {
             respond(context, &delete_groups::handle(context, decode(api_key, version, body)?).await)
         }
+        ApiKey::InitProducerId => respond(
+            context,
+            &init_producer_id::handle(context, decode(api_key, version, body)?).await,
+        ),
         other => unreachable!("{other:?} is in the versions table but has no handler"),
     })
 }

@@ -12,6 +12,7 @@
 //!     00000000000000000000.log            record batches as on the wire
 //!     00000000000000000000.index          sparse offset index
 //!     00000000000000000000.timeindex      sparse time index
+//!     00000000000000000100.snapshot       idempotent producer state below offset 100
 //!   <topic>-<partition>.<uuid>-delete/    a deleted partition awaiting removal
 //! ```
 //!
@@ -24,6 +25,7 @@ pub mod flusher;
 pub mod index;
 pub mod offset_index;
 pub mod partition_log;
+pub mod producer_state;
 pub mod recovery;
 pub mod segment;
 #[cfg(test)]
@@ -56,6 +58,17 @@ const STRAY_SUFFIX: &str = "-stray";
 pub struct TopicLogs {
     pub topic_id: Uuid,
     pub partitions: Vec<Arc<PartitionLog>>,
+}
+
+/// How often the background maintenance does each job.
+#[derive(Debug, Clone, Copy)]
+pub struct MaintenanceIntervals {
+    pub flush_check_ms: u64,
+    pub checkpoint_ms: u64,
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_expiration_check_ms: u64,
+    /// `producer.id.expiration.ms`.
+    pub producer_id_expiration_ms: i64,
 }
 
 /// What the start-up checkpoints said.
@@ -292,21 +305,25 @@ impl LogManager {
         Ok(())
     }
 
-    /// The background timer: requests flushes due by `flush.ms` every `flush_check_ms` and
-    /// writes checkpoints every `checkpoint_ms`, until `shutdown` fires.
+    /// The background timer: requests flushes due by `flush.ms`, writes checkpoints and
+    /// removes expired producer state at the given intervals, until `shutdown` fires.
     pub async fn run_maintenance(
         self: Arc<Self>,
-        flush_check_ms: u64,
-        checkpoint_ms: u64,
+        intervals: MaintenanceIntervals,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut flush_timer = tokio::time::interval(Duration::from_millis(flush_check_ms));
-        let mut checkpoint_timer = tokio::time::interval(Duration::from_millis(checkpoint_ms));
-        flush_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        checkpoint_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let timer = |ms: u64| {
+            let mut timer = tokio::time::interval(Duration::from_millis(ms));
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            timer
+        };
+        let mut flush_timer = timer(intervals.flush_check_ms);
+        let mut checkpoint_timer = timer(intervals.checkpoint_ms);
+        let mut producer_timer = timer(intervals.producer_expiration_check_ms);
         loop {
             tokio::select! {
                 _ = flush_timer.tick() => self.request_due_flushes(),
+                _ = producer_timer.tick() => self.remove_expired_producers(intervals.producer_id_expiration_ms),
                 _ = checkpoint_timer.tick() => {
                     let manager = Arc::clone(&self);
                     let written = tokio::task::spawn_blocking(move || manager.write_checkpoints()).await;
@@ -316,6 +333,18 @@ impl LogManager {
                 }
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+
+    fn remove_expired_producers(&self, expiration_ms: i64) {
+        let now_ms = self.clock.now_ms();
+        let removed: usize = self
+            .all_partitions()
+            .iter()
+            .map(|log| log.remove_expired_producers(now_ms, expiration_ms))
+            .sum();
+        if removed > 0 {
+            tracing::info!(removed, "expired idle idempotent producers");
         }
     }
 

@@ -9,6 +9,13 @@
 //! commit). `recovery_point` is the offset below which the log is fsynced; recovery after a
 //! crash starts at the segment holding it.
 //!
+//! Idempotent producers: the partition's [`ProducerStateManager`] lives under the same mutex
+//! as offset assignment, so a batch is checked for duplicates and sequence gaps, appended and
+//! recorded atomically. A duplicate is answered with its original offsets and not appended.
+//! The state is snapshotted when a segment rolls (written by the flusher) and at clean
+//! shutdown, and rebuilt at open from the newest snapshot plus the batches after it (see
+//! [`super::producer_state`]).
+//!
 //! Concurrency: appends, rolls and flush bookkeeping hold the partition's mutex; reads take it
 //! only to pick a segment and snapshot what to read (a [`SegmentSlice`]), then `pread`
 //! without it. fsync happens without the lock.
@@ -22,6 +29,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use super::producer_state::{self, AppendCheck, BatchSequence, ProducerStateManager};
 use super::segment::{self, PreparedBatch, Segment, SegmentSlice, TimestampOffset};
 use crate::clock::Clock;
 use crate::config::topic::LogConfig;
@@ -42,6 +50,9 @@ pub struct AppendInfo {
     pub needs_flush: bool,
     /// A segment was rolled; the sealed one should be fsynced in the background.
     pub rolled: bool,
+    /// The batch was a retry of one already in the log: nothing was appended and the offsets
+    /// are the original's.
+    pub duplicate: bool,
 }
 
 /// A fetch from one partition.
@@ -134,6 +145,16 @@ struct LogState {
     /// point passes a new segment, so a power loss cannot drop the file's directory entry.
     dir_changes: u64,
     dir_changes_synced: u64,
+    producers: ProducerStateManager,
+    /// The producer-state snapshot taken at the last roll, for the flusher to write.
+    pending_snapshot: Option<PendingSnapshot>,
+}
+
+/// A producer-state snapshot encoded under the lock, written to disk without it.
+#[derive(Debug)]
+struct PendingSnapshot {
+    offset: i64,
+    bytes: Vec<u8>,
 }
 
 /// Why a log refuses appends.
@@ -168,6 +189,11 @@ impl LogState {
             high_watermark: self.log_end_offset,
             log_end_offset: self.log_end_offset,
         }
+    }
+
+    /// Whether `flush.messages` asks for an fsync before acknowledging what is unflushed.
+    fn needs_flush(&self, flush_messages: u64) -> bool {
+        u64::try_from(self.log_end_offset - self.recovery_point).unwrap_or(0) >= flush_messages
     }
 
     fn check_invariants(&self) {
@@ -216,6 +242,8 @@ impl PartitionLog {
         let log_end_offset = loaded.active.next_offset();
         let first_base =
             loaded.sealed.keys().next().copied().unwrap_or(loaded.active.base_offset());
+        let segments = loaded.sealed.values().map(AsRef::as_ref).chain([&loaded.active]);
+        let producers = rebuild_producer_state(&options, segments, first_base, log_end_offset)?;
         let log_start_offset = options
             .log_start_offset
             .filter(|start| (first_base..=log_end_offset).contains(start))
@@ -231,6 +259,8 @@ impl PartitionLog {
             closed: None,
             dir_changes: 0,
             dir_changes_synced: 0,
+            producers,
+            pending_snapshot: None,
         };
         state.check_invariants();
         let (high_watermark, _) = watch::channel(log_end_offset);
@@ -285,6 +315,24 @@ impl PartitionLog {
         if let Some(closed) = &state.closed {
             return Err(closed.error(&self.topic_partition));
         }
+        let sequence = BatchSequence::of(header);
+        if let Some(sequence) = &sequence
+            && let AppendCheck::Duplicate(original) = state.producers.check(sequence)?
+        {
+            tracing::debug!(partition = %self.topic_partition, producer_id = sequence.producer_id,
+                first_sequence = sequence.first_sequence, base_offset = original.first_offset,
+                "duplicate batch answered with its original offsets");
+            return Ok(AppendInfo {
+                base_offset: original.first_offset,
+                last_offset: original.last_offset,
+                log_append_time_ms: log_append_time_ms.map_or(-1, |_| original.timestamp),
+                log_start_offset: state.log_start_offset,
+                needs_flush: state.recovery_point <= original.last_offset
+                    && state.needs_flush(config.flush_messages),
+                rolled: false,
+                duplicate: true,
+            });
+        }
         let base_offset = state.log_end_offset;
         let last_offset = base_offset + i64::from(header.last_offset_delta);
         let rewritten = rewrite_header(
@@ -313,17 +361,20 @@ impl PartitionLog {
             self.undo_torn_append(&mut state, &error);
             return Err(Error::Storage(error));
         }
+        if let Some(sequence) = &sequence {
+            state.producers.record(sequence, base_offset, last_offset, prepared.max_timestamp);
+        }
         state.log_end_offset = last_offset + 1;
         state.check_invariants();
         self.high_watermark.send_replace(state.log_end_offset);
-        let unflushed = u64::try_from(state.log_end_offset - state.recovery_point).unwrap_or(0);
         Ok(AppendInfo {
             base_offset,
             last_offset,
             log_append_time_ms: log_append_time_ms.unwrap_or(-1),
             log_start_offset: state.log_start_offset,
-            needs_flush: unflushed >= config.flush_messages,
+            needs_flush: state.needs_flush(config.flush_messages),
             rolled,
+            duplicate: false,
         })
     }
 
@@ -338,6 +389,10 @@ impl PartitionLog {
     fn roll(&self, state: &mut LogState, reason: segment::RollReason, now_ms: i64) -> Result<()> {
         let new_base = state.log_end_offset;
         let fresh = Segment::create(&self.dir, new_base, now_ms)?;
+        state.pending_snapshot = Some(PendingSnapshot {
+            offset: new_base,
+            bytes: state.producers.encode_snapshot(new_base),
+        });
         state.dir_changes += 1;
         let mut old = std::mem::replace(&mut state.active, fresh);
         if let Err(error) = old.seal() {
@@ -462,8 +517,8 @@ impl PartitionLog {
     /// advances the recovery point and wakes acknowledgements waiting for durability.
     pub fn flush(&self) -> Result<()> {
         self.flush_queued.store(false, Ordering::Release);
-        let (target, unsynced, active, dir_changes) = {
-            let state = self.state.lock();
+        let (target, unsynced, active, dir_changes, snapshot) = {
+            let mut state = self.state.lock();
             let nothing_to_sync =
                 state.recovery_point == state.log_end_offset && state.unsynced.is_empty();
             if nothing_to_sync || state.closed == Some(Closed::Deleted) {
@@ -476,6 +531,7 @@ impl PartitionLog {
                 state.unsynced.clone(),
                 Arc::clone(state.active.log_file()),
                 dir_changes,
+                state.pending_snapshot.take(),
             )
         };
         let synced = unsynced
@@ -491,6 +547,9 @@ impl PartitionLog {
             self.state.lock().closed = Some(Closed::Failed(format!("fsync failed: {error}")));
             self.durability.send_modify(|durability| durability.failed = true);
             return Err(Error::Storage(error));
+        }
+        if let Some(snapshot) = snapshot {
+            self.write_snapshot(snapshot.offset, &snapshot.bytes);
         }
         let mut state = self.state.lock();
         state
@@ -534,14 +593,72 @@ impl PartitionLog {
         self.state.lock().closed.get_or_insert(closed);
     }
 
-    /// Writes the active segment's index entries and fsyncs everything (clean shutdown).
+    /// Writes the active segment's index entries and fsyncs everything, then snapshots the
+    /// producer state at the log end so the next start reads no batches (clean shutdown).
     pub fn persist_and_flush(&self) -> Result<()> {
         self.state.lock().active.persist_indexes()?;
         self.flush()?;
-        let state = self.state.lock();
-        state.active.sync()?;
+        let (offset, bytes) = {
+            let state = self.state.lock();
+            state.active.sync()?;
+            let offset = state.log_end_offset;
+            if producer_state::snapshot_path(&self.dir, offset).exists() {
+                return Ok(());
+            }
+            (offset, state.producers.encode_snapshot(offset))
+        };
+        producer_state::write_snapshot(&self.dir, offset, &bytes)?;
         Ok(())
     }
+
+    /// Writes a producer-state snapshot. A failure costs only a longer rebuild at the next
+    /// start, so it is logged, not returned.
+    fn write_snapshot(&self, offset: i64, bytes: &[u8]) {
+        if let Err(error) = producer_state::write_snapshot(&self.dir, offset, bytes) {
+            tracing::warn!(partition = %self.topic_partition, offset, %error, "writing a producer snapshot failed");
+        }
+    }
+
+    /// Forgets idempotent producers idle for `expiration_ms` (`producer.id.expiration.ms`).
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        let removed = self.state.lock().producers.remove_expired(now_ms, expiration_ms);
+        if removed > 0 {
+            tracing::debug!(partition = %self.topic_partition, removed, "expired idempotent producers");
+        }
+        removed
+    }
+
+    /// The partition's idempotent producer state (a copy).
+    pub fn producer_state(&self) -> ProducerStateManager {
+        self.state.lock().producers.clone()
+    }
+}
+
+/// Rebuilds the idempotent producers' state: the newest usable snapshot, then every batch
+/// header after it. Blocking.
+fn rebuild_producer_state<'a>(
+    options: &OpenLog,
+    segments: impl Iterator<Item = &'a Segment>,
+    first_offset: i64,
+    log_end_offset: i64,
+) -> Result<ProducerStateManager> {
+    let (mut producers, from) =
+        match producer_state::load_snapshot(&options.dir, first_offset, log_end_offset)? {
+            Some((producers, offset)) => (producers, offset),
+            None => (ProducerStateManager::default(), first_offset),
+        };
+    let mut replayed = 0u64;
+    for segment in segments.filter(|segment| segment.next_offset() > from) {
+        segment.visit_headers(from, |header| {
+            producers.replay(header);
+            replayed += 1;
+        })?;
+    }
+    if replayed > 0 {
+        tracing::info!(partition = %options.topic_partition, from, replayed_batches = replayed,
+            producers = producers.producer_count(), "rebuilt idempotent producer state");
+    }
+    Ok(producers)
 }
 
 #[cfg(test)]

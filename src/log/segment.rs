@@ -395,6 +395,23 @@ impl Segment {
         Ok(self.offset_index.floor(relative)?.map_or(0, |entry| u64::from(entry.position)))
     }
 
+    /// Calls `visit` with the header of every batch whose last offset is at or after `offset`,
+    /// in order (producer-state rebuild). Blocking.
+    pub fn visit_headers(
+        &self,
+        offset: i64,
+        mut visit: impl FnMut(&BatchHeader),
+    ) -> io::Result<()> {
+        let mut position = self.index_position(offset)?;
+        while let Some(header) = read_header(&self.log, position, self.size)? {
+            if header.last_offset() >= offset {
+                visit(&header);
+            }
+            position += header_size(&header);
+        }
+        Ok(())
+    }
+
     /// Prepares the search for the first record with a timestamp at or after `timestamp` and
     /// an offset at or after `starting_offset` (Kafka's `findOffsetByTimestamp`): the index
     /// work happens here, the scan in [`TimestampSearch::run`] without the partition lock.

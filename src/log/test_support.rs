@@ -27,3 +27,25 @@ pub(crate) fn batch_headers(mut bytes: &[u8]) -> Vec<BatchHeader> {
     }
     headers
 }
+
+/// [`client_batch`] from an idempotent producer: `producer_id`, `epoch` and `base_sequence`
+/// set in the header and the CRC recomputed.
+pub(crate) fn idempotent_batch(
+    count: usize,
+    timestamp: i64,
+    producer_id: i64,
+    epoch: i16,
+    base_sequence: i32,
+) -> Vec<u8> {
+    use crate::protocol::record_batch::{
+        BASE_SEQUENCE_OFFSET, CRC_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, compute_crc,
+    };
+    let mut batch = client_batch(count, 20, timestamp);
+    batch[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8].copy_from_slice(&producer_id.to_be_bytes());
+    batch[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2].copy_from_slice(&epoch.to_be_bytes());
+    batch[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4]
+        .copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = compute_crc(&batch);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    batch
+}

@@ -48,6 +48,8 @@ pub struct MetadataImage {
     pub topic_names_by_id: HashMap<Uuid, String>,
     /// The offset of the last record replayed.
     pub last_offset: i64,
+    /// The first producer id not yet handed out (KRaft's `ProducerIdsRecord`).
+    pub next_producer_id: i64,
 }
 
 impl MetadataImage {
@@ -120,6 +122,15 @@ impl MetadataImage {
                     .remove(&topic_id)
                     .ok_or("removal of an unknown topic id")?;
                 self.topics.remove(&name);
+            }
+            MetadataRecord::ProducerIds { next_producer_id, .. } => {
+                if next_producer_id <= self.next_producer_id {
+                    return Err(format!(
+                        "producer ids would go back from {} to {next_producer_id}",
+                        self.next_producer_id
+                    ));
+                }
+                self.next_producer_id = next_producer_id;
             }
         }
         self.last_offset = offset;

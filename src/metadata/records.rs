@@ -10,6 +10,8 @@
 //! ConfigRecord       (type 4):  i8 resource_type (2 topic, 4 broker), string resource_name,
 //!                               string name, nullable string value (null = delete)
 //! RemoveTopicRecord  (type 9):  uuid topic_id
+//! ProducerIdsRecord  (type 15): i32 broker_id, i64 broker_epoch, i64 next_producer_id
+//!                               (ids below next_producer_id have been handed out)
 //! string = i16 length + UTF-8 (-1 = null); uuid = 16 bytes
 //! ```
 //!
@@ -24,6 +26,7 @@ const TOPIC_RECORD: i16 = 2;
 const PARTITION_RECORD: i16 = 3;
 const CONFIG_RECORD: i16 = 4;
 const REMOVE_TOPIC_RECORD: i16 = 9;
+const PRODUCER_IDS_RECORD: i16 = 15;
 
 /// `ConfigResource.Type` values.
 pub const RESOURCE_TYPE_TOPIC: i8 = 2;
@@ -36,6 +39,7 @@ pub enum MetadataRecord {
     Partition { topic_id: Uuid, partition: i32, replicas: Vec<i32>, leader: i32, leader_epoch: i32 },
     Config { resource_type: i8, resource_name: String, name: String, value: Option<String> },
     RemoveTopic { topic_id: Uuid },
+    ProducerIds { broker_id: i32, broker_epoch: i64, next_producer_id: i64 },
 }
 
 impl MetadataRecord {
@@ -76,6 +80,12 @@ impl MetadataRecord {
                 put_header(&mut out, REMOVE_TOPIC_RECORD);
                 out.extend_from_slice(topic_id.as_bytes());
             }
+            Self::ProducerIds { broker_id, broker_epoch, next_producer_id } => {
+                put_header(&mut out, PRODUCER_IDS_RECORD);
+                out.extend_from_slice(&broker_id.to_be_bytes());
+                out.extend_from_slice(&broker_epoch.to_be_bytes());
+                out.extend_from_slice(&next_producer_id.to_be_bytes());
+            }
         }
         out
     }
@@ -114,6 +124,11 @@ impl MetadataRecord {
                 value: reader.nullable_string()?,
             },
             REMOVE_TOPIC_RECORD => Self::RemoveTopic { topic_id: reader.uuid()? },
+            PRODUCER_IDS_RECORD => Self::ProducerIds {
+                broker_id: reader.i32()?,
+                broker_epoch: i64::from_be_bytes(reader.take()?),
+                next_producer_id: i64::from_be_bytes(reader.take()?),
+            },
             other => return Err(format!("unknown metadata record type {other}")),
         };
         if !reader.bytes.is_empty() {
@@ -203,6 +218,7 @@ mod tests {
                 value: None,
             },
             MetadataRecord::RemoveTopic { topic_id },
+            MetadataRecord::ProducerIds { broker_id: 1, broker_epoch: 0, next_producer_id: 2000 },
         ];
         for record in records {
             assert_eq!(MetadataRecord::decode(&record.encode()).unwrap(), record);

@@ -126,6 +126,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::ListGroups => Some(&LIST_GROUPS),
         ApiKey::DeleteGroups => Some(&DELETE_GROUPS),
         ApiKey::OffsetDelete => Some(&OFFSET_DELETE),
+        ApiKey::InitProducerId => Some(&INIT_PRODUCER_ID),
         _ => None,
     }
 }
@@ -386,6 +387,18 @@ static LIST_GROUPS: RequestShape = RequestShape {
     fields: &[
         field(values::<StrBytes>(&Ty::String), 4, ALL),
         field(values::<StrBytes>(&Ty::String), 5, ALL),
+    ],
+};
+
+static INIT_PRODUCER_ID: RequestShape = RequestShape {
+    flexible_min: 2,
+    fields: &[
+        field(Ty::String, 0, ALL),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::Int64, 3, ALL),
+        field(Ty::Int16, 3, ALL),
+        field(Ty::Bool, 6, ALL),
+        field(Ty::Bool, 6, ALL),
     ],
 };
 

@@ -44,6 +44,8 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
+    // v5+ belongs to transactions V2 (KIP-890), which needs a transaction coordinator.
+    api(ApiKey::InitProducerId, 0, 4),
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeCluster, 0, 1),
@@ -86,6 +88,7 @@ mod tests {
             ApiKey::ListGroups => ListGroupsRequest::VERSIONS,
             ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
+            ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         };
         (range.min, range.max)
@@ -126,6 +129,7 @@ mod tests {
         assert!(!is_served(ApiKey::Produce, 2));
         assert!(is_served(ApiKey::Produce, 3));
         assert_eq!(support(ApiKey::Produce).map(|row| row.advertised_min), Some(0));
-        assert!(!is_served(ApiKey::InitProducerId, 0));
+        assert!(is_served(ApiKey::InitProducerId, 0), "old librdkafka checks for v0");
+        assert!(!is_served(ApiKey::InitProducerId, 5), "transactions V2 only");
     }
 }

@@ -66,9 +66,14 @@ pub async fn start(config: BrokerConfig, clock: Clock) -> Result<RunningBroker> 
     let broker = Arc::new(broker);
     broker.open_existing_group_coordinator().await?;
     let (shutdown, shutdown_receiver) = watch::channel(false);
+    let config = broker.config();
     let maintenance = tokio::spawn(Arc::clone(broker.logs()).run_maintenance(
-        broker.config().log_flush_scheduler_interval_ms,
-        broker.config().log_flush_offset_checkpoint_interval_ms,
+        crate::log::MaintenanceIntervals {
+            flush_check_ms: config.log_flush_scheduler_interval_ms,
+            checkpoint_ms: config.log_flush_offset_checkpoint_interval_ms,
+            producer_expiration_check_ms: config.producer_id_expiration_check_interval_ms,
+            producer_id_expiration_ms: config.producer_id_expiration_ms,
+        },
         shutdown_receiver.clone(),
     ));
     let accept_loop =

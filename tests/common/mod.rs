@@ -342,3 +342,227 @@ pub fn keys_by_position(
         })
         .collect()
 }
+
+/// A batch from an idempotent producer: `producer_id` and `producer_epoch` in the header,
+/// sequences from `base_sequence` on.
+pub fn idempotent_batch(
+    records: &[KeyValue<'_>],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Bytes {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(index, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i64::try_from(index).unwrap(),
+            sequence: base_sequence + i32::try_from(index).unwrap(),
+            timestamp: 1_700_000_000_000,
+            key: key.map(Bytes::copy_from_slice),
+            value: value.map(Bytes::copy_from_slice),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: kafka_protocol::records::Compression::None,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the real `riffle` binary on `127.0.0.1:port` over `data_dir` and waits until it
+/// accepts connections.
+pub fn spawn_riffle(data_dir: &Path, port: u16) -> RiffleProcess {
+    spawn_riffle_advertising(data_dir, port, None)
+}
+
+/// [`spawn_riffle`], advertising another address (a proxy) to clients.
+pub fn spawn_riffle_advertising(
+    data_dir: &Path,
+    port: u16,
+    advertised: Option<SocketAddr>,
+) -> RiffleProcess {
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_riffle"));
+    if let Some(advertised) = advertised {
+        command.args(["--advertised-listener", &advertised.to_string()]);
+    }
+    let child = command
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("RIFFLE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("riffle starts");
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(std::time::Instant::now() < deadline, "riffle did not start listening");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    RiffleProcess(child)
+}
+
+/// A `riffle` process that is killed when dropped, so a failing test leaves none behind.
+pub struct RiffleProcess(std::process::Child);
+
+impl std::ops::Deref for RiffleProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RiffleProcess {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for RiffleProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A TCP proxy in front of a broker that cuts connections: every `cut_every`-th Produce
+/// request (jittered) is forwarded, given time to be appended, and then the connection is
+/// closed before its response can reach the client, so the producer must retry a batch the
+/// broker already has. Responses are forwarded as whole frames. It can also swallow every
+/// response for a while ([`CuttingProxy::swallow_responses`]), so that requests the broker
+/// handles in that time stay unanswered.
+pub struct CuttingProxy {
+    address: SocketAddr,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    swallowing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CuttingProxy {
+    pub async fn start(upstream: SocketAddr, cut_every: usize) -> Self {
+        Self::start_on(
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            upstream,
+            cut_every,
+        )
+    }
+
+    /// Serves on an already bound listener (so a broker can be told to advertise it first).
+    pub fn start_on(
+        listener: tokio::net::TcpListener,
+        upstream: SocketAddr,
+        cut_every: usize,
+    ) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let address = listener.local_addr().unwrap();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let produce_requests = Arc::new(AtomicUsize::new(0));
+        let counted_cuts = Arc::clone(&cuts);
+        let swallowing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swallow = Arc::clone(&swallowing);
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else { return };
+                let Ok(server) = TcpStream::connect(upstream).await else { continue };
+                let cuts = Arc::clone(&counted_cuts);
+                let produce_requests = Arc::clone(&produce_requests);
+                let swallow = Arc::clone(&swallow);
+                tokio::spawn(async move {
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let cutting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let responses = {
+                        let cutting = Arc::clone(&cutting);
+                        async move {
+                            while let Some(frame) = read_whole_frame(&mut server_read).await {
+                                if swallow.load(Ordering::SeqCst) {
+                                    continue;
+                                }
+                                if cutting.load(Ordering::SeqCst)
+                                    || client_write.write_all(&frame).await.is_err()
+                                {
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                    let requests = async move {
+                        while let Some(frame) = read_whole_frame(&mut client_read).await {
+                            let is_produce = frame.len() >= 6 && frame[4..6] == [0, 0];
+                            // Every `cut_every`-th produce request on average, scattered.
+                            let cut = is_produce && {
+                                let count = produce_requests.fetch_add(1, Ordering::SeqCst) + 1;
+                                (count * 7919 + count / 3).is_multiple_of(cut_every)
+                            };
+                            if cut {
+                                cutting.store(true, Ordering::SeqCst);
+                                cuts.fetch_add(1, Ordering::SeqCst);
+                            }
+                            if server_write.write_all(&frame).await.is_err() {
+                                return;
+                            }
+                            if cut {
+                                // Long enough for the broker to append the batch.
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                return;
+                            }
+                        }
+                    };
+                    // Whichever direction ends first closes both sockets.
+                    tokio::select! {
+                        () = responses => {}
+                        () = requests => {}
+                    }
+                });
+            }
+        });
+        Self { address, cuts, swallowing }
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Drops (`true`) or forwards (`false`) every response from now on.
+    pub fn swallow_responses(&self, swallow: bool) {
+        self.swallowing.store(swallow, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Connections cut so far.
+    pub fn cuts(&self) -> usize {
+        self.cuts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Reads one length-prefixed frame including its 4-byte size; `None` at end of stream.
+async fn read_whole_frame(reader: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<Vec<u8>> {
+    let size = reader.read_i32().await.ok()?;
+    let size = usize::try_from(size).ok()?;
+    let mut frame = vec![0; 4 + size];
+    frame[..4].copy_from_slice(&i32::try_from(size).ok()?.to_be_bytes());
+    reader.read_exact(&mut frame[4..]).await.ok()?;
+    Some(frame)
+}

@@ -2,7 +2,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
 use super::*;
-use crate::log::test_support::{batch_headers, client_batch};
+use crate::log::test_support::{batch_headers, client_batch, idempotent_batch};
 use crate::protocol::record_batch::BatchHeader;
 
 struct Fixture {
@@ -299,4 +299,137 @@ fn a_closed_log_refuses_appends() {
     shutting_down.close(Closed::ShuttingDown);
     let error = shutting_down.append(&batch, &BatchHeader::parse(&batch).unwrap()).unwrap_err();
     assert_eq!(error.code(), 6, "NOT_LEADER_OR_FOLLOWER makes clients retry");
+}
+
+/// Appends an idempotent batch of `count` records.
+fn append_idempotent(
+    log: &PartitionLog,
+    count: usize,
+    producer_id: i64,
+    epoch: i16,
+    sequence: i32,
+) -> Result<AppendInfo> {
+    let batch = idempotent_batch(count, 1_000, producer_id, epoch, sequence);
+    let header = BatchHeader::parse(&batch).unwrap();
+    log.append(&batch, &header)
+}
+
+fn snapshot_files(fixture: &Fixture) -> Vec<i64> {
+    producer_state::list_snapshots(&fixture.dir.path().join("topic-0")).unwrap()
+}
+
+#[test]
+fn a_duplicate_batch_gets_its_original_offsets_and_is_not_appended() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    append(&log, 3, 1);
+    let first = append_idempotent(&log, 4, 7, 0, 0).unwrap();
+    let second = append_idempotent(&log, 2, 7, 0, 4).unwrap();
+    assert_eq!((first.base_offset, second.base_offset), (3, 7));
+    let retry = append_idempotent(&log, 4, 7, 0, 0).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!((retry.base_offset, retry.last_offset), (3, 6));
+    assert_eq!(log.offsets().log_end_offset, 9, "nothing appended for the duplicate");
+    assert_eq!(append_idempotent(&log, 1, 7, 0, 7).unwrap_err().code(), 45);
+    assert_eq!(append_idempotent(&log, 1, 7, 1, 3).unwrap_err().code(), 45);
+    assert_eq!(append_idempotent(&log, 1, 7, 1, 0).unwrap().base_offset, 9);
+    assert_eq!(append_idempotent(&log, 1, 7, 0, 6).unwrap_err().code(), 47);
+    assert_eq!(log.offsets().log_end_offset, 10);
+    assert_contiguous(&read_everything(&log, 0), 0, 10);
+}
+
+#[test]
+fn producer_state_survives_a_clean_restart_through_the_shutdown_snapshot() {
+    let fixture = Fixture::new();
+    let state = {
+        let log = fixture.open(false, None);
+        for sequence in 0..60 {
+            append_idempotent(&log, 1, 11, 2, sequence).unwrap();
+        }
+        log.persist_and_flush().unwrap();
+        log.producer_state()
+    };
+    assert_eq!(snapshot_files(&fixture).last(), Some(&60));
+    let log = fixture.open(true, Some(60));
+    assert_eq!(log.producer_state(), state);
+    let retry = append_idempotent(&log, 1, 11, 2, 57).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.base_offset, 57);
+    assert_eq!(append_idempotent(&log, 1, 11, 2, 60).unwrap().base_offset, 60);
+}
+
+#[test]
+fn producer_state_is_rebuilt_after_a_crash_from_the_roll_snapshot_and_the_log() {
+    let fixture = Fixture::new();
+    let state = {
+        let log = fixture.open(false, None);
+        // 4096-byte segments: these roll several times.
+        for sequence in 0..120 {
+            let producer_id = i64::from(sequence % 3);
+            append_idempotent(&log, 1, producer_id, 0, sequence / 3).unwrap();
+            if sequence % 10 == 0 {
+                log.flush().unwrap();
+            }
+        }
+        log.producer_state()
+        // Dropped without persist_and_flush: a crash.
+    };
+    assert!(!snapshot_files(&fixture).is_empty(), "rolls wrote snapshots");
+    assert!(snapshot_files(&fixture).len() <= 2, "old snapshots are removed");
+    let log = fixture.open(false, Some(0));
+    assert_eq!(log.offsets().log_end_offset, 120);
+    assert_eq!(log.producer_state(), state);
+    for producer_id in 0..3 {
+        let retry = append_idempotent(&log, 1, producer_id, 0, 39).unwrap();
+        assert!(retry.duplicate, "producer {producer_id}");
+    }
+
+    // With every snapshot gone, the whole log is replayed to the same state.
+    for offset in snapshot_files(&fixture) {
+        std::fs::remove_file(producer_state::snapshot_path(
+            &fixture.dir.path().join("topic-0"),
+            offset,
+        ))
+        .unwrap();
+    }
+    drop(log);
+    assert_eq!(fixture.open(false, Some(0)).producer_state(), state);
+}
+
+#[test]
+fn a_snapshot_past_a_truncated_tail_is_not_trusted() {
+    let fixture = Fixture::new();
+    {
+        let log = fixture.open(false, None);
+        for sequence in 0..10 {
+            append_idempotent(&log, 1, 5, 0, sequence).unwrap();
+        }
+        log.persist_and_flush().unwrap();
+    }
+    assert_eq!(snapshot_files(&fixture), vec![10]);
+    // The last two batches vanish (as after a power failure that kept the snapshot).
+    let last = fixture.segment_files().pop().unwrap();
+    let path = fixture.dir.path().join("topic-0").join(&last);
+    let length = std::fs::metadata(&path).unwrap().len();
+    let batch_size = u64::try_from(idempotent_batch(1, 1_000, 5, 0, 0).len()).unwrap();
+    OpenOptions::new().write(true).open(&path).unwrap().set_len(length - 2 * batch_size).unwrap();
+    let log = fixture.open(false, Some(0));
+    assert_eq!(log.offsets().log_end_offset, 8);
+    assert!(snapshot_files(&fixture).is_empty(), "the snapshot past the log end is deleted");
+    assert_eq!(log.producer_state().entry(5).unwrap().last_sequence(), 7);
+    // The producer's retry of the lost batch is appended again, not taken for a duplicate.
+    let retry = append_idempotent(&log, 1, 5, 0, 8).unwrap();
+    assert!(!retry.duplicate);
+    assert_eq!(retry.base_offset, 8);
+}
+
+#[test]
+fn idle_producers_expire() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    append_idempotent(&log, 1, 3, 0, 0).unwrap();
+    assert_eq!(log.remove_expired_producers(1_000 + 59_999, 60_000), 0);
+    assert_eq!(log.remove_expired_producers(1_000 + 60_000, 60_000), 1);
+    // Forgotten: any sequence is accepted again.
+    assert!(!append_idempotent(&log, 1, 3, 0, 0).unwrap().duplicate);
 }

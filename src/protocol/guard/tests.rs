@@ -319,6 +319,21 @@ fn join_group_every_version() {
 }
 
 #[test]
+fn init_producer_id_every_version() {
+    for version in served_versions(ApiKey::InitProducerId) {
+        for transactional_id in [None, Some("txn-1")] {
+            let mut request = InitProducerIdRequest::default()
+                .with_transactional_id(transactional_id.map(|id| TransactionalId(text(id))))
+                .with_transaction_timeout_ms(60_000);
+            if version >= 3 {
+                request = request.with_producer_id(ProducerId(17)).with_producer_epoch(3);
+            }
+            assert_walks_exactly(ApiKey::InitProducerId, version, &request);
+        }
+    }
+}
+
+#[test]
 fn heartbeat_every_version() {
     for version in served_versions(ApiKey::Heartbeat) {
         let mut request = HeartbeatRequest::default()
