@@ -1,0 +1,206 @@
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.Future;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The Java client (kafka-clients) against Riffle: creates a 6-partition topic with the Admin
+ * client, produces 10,000 keyed records with headers using the DEFAULT producer config
+ * (idempotent, acks=all since Kafka 3.0), consumes them back in a consumer group and checks
+ * count, per-partition order and offsets, keys, values and headers, and the committed offsets.
+ *
+ * Usage: RiffleCompat BOOTSTRAP TOPIC. Prints "PASS name" / "FAIL name: why" per check and
+ * exits 1 if any check failed.
+ */
+public final class RiffleCompat {
+    private static final int RECORDS = 10_000;
+    private static final int PARTITIONS = 6;
+    private static int failures = 0;
+
+    public static void main(String[] args) throws Exception {
+        String bootstrap = args[0];
+        String topic = args[1];
+        createTopic(bootstrap, topic);
+        Map<Integer, RecordMetadata> produced = produce(bootstrap, topic);
+        if (produced != null) {
+            consume(bootstrap, topic, produced);
+        }
+        System.exit(failures == 0 ? 0 : 1);
+    }
+
+    private static void check(String name, boolean passed, String why) {
+        if (passed) {
+            System.out.println("PASS " + name);
+        } else {
+            failures++;
+            System.out.println("FAIL " + name + ": " + why);
+        }
+    }
+
+    private static String value(int index) {
+        return "value-" + index + "-" + "x".repeat(index % 97);
+    }
+
+    private static void createTopic(String bootstrap, String topic) throws Exception {
+        Properties config = new Properties();
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (Admin admin = Admin.create(config)) {
+            admin.createTopics(List.of(new NewTopic(topic, PARTITIONS, (short) 1))).all().get();
+            TopicDescription description =
+                admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            check("admin creates a topic with " + PARTITIONS + " partitions",
+                description.partitions().size() == PARTITIONS,
+                "described " + description.partitions().size() + " partitions");
+        }
+    }
+
+    /** Produces with the default config; returns each record's metadata by index. */
+    private static Map<Integer, RecordMetadata> produce(String bootstrap, String topic) throws Exception {
+        Properties config = new Properties();
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        List<Future<RecordMetadata>> futures = new ArrayList<>(RECORDS);
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(config)) {
+            for (int index = 0; index < RECORDS; index++) {
+                ProducerRecord<String, String> record =
+                    new ProducerRecord<>(topic, "key-" + index, value(index));
+                record.headers().add("index", Integer.toString(index).getBytes(StandardCharsets.UTF_8));
+                record.headers().add("client", "java".getBytes(StandardCharsets.UTF_8));
+                futures.add(producer.send(record));
+            }
+            producer.flush();
+        }
+        Map<Integer, RecordMetadata> produced = new HashMap<>();
+        String error = null;
+        for (int index = 0; index < RECORDS; index++) {
+            try {
+                produced.put(index, futures.get(index).get());
+            } catch (Exception exception) {
+                error = "record " + index + ": " + exception;
+                break;
+            }
+        }
+        check("default (idempotent, acks=all) producer delivers " + RECORDS + " records", error == null, error);
+        return error == null ? produced : null;
+    }
+
+    private static void consume(String bootstrap, String topic, Map<Integer, RecordMetadata> produced) {
+        Properties config = new Properties();
+        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ConsumerConfig.GROUP_ID_CONFIG, "java-compat-" + UUID.randomUUID());
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        config.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        config.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        List<ConsumerRecord<String, String>> consumed = new ArrayList<>(RECORDS);
+        Map<TopicPartition, OffsetAndMetadata> committed;
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config)) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + 90_000;
+            while (consumed.size() < RECORDS && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
+                    consumed.add(record);
+                }
+            }
+            // Anything beyond the expected count would be a duplicate.
+            for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(1000))) {
+                consumed.add(record);
+            }
+            consumer.commitSync();
+            Map<TopicPartition, OffsetAndMetadata> asked = new HashMap<>();
+            for (int partition = 0; partition < PARTITIONS; partition++) {
+                asked.put(new TopicPartition(topic, partition), null);
+            }
+            committed = consumer.committed(asked.keySet());
+        }
+        check("group consumer receives exactly " + RECORDS + " records", consumed.size() == RECORDS,
+            "received " + consumed.size());
+
+        // Per partition: offsets 0..n-1 in order, and the producer's order.
+        Map<Integer, List<ConsumerRecord<String, String>>> byPartition = new TreeMap<>();
+        for (ConsumerRecord<String, String> record : consumed) {
+            byPartition.computeIfAbsent(record.partition(), p -> new ArrayList<>()).add(record);
+        }
+        Map<Integer, List<Integer>> producedOrder = new TreeMap<>();
+        List<Integer> indexes = new ArrayList<>(produced.keySet());
+        indexes.sort((a, b) -> Long.compare(produced.get(a).offset(), produced.get(b).offset()));
+        for (int index : indexes) {
+            producedOrder.computeIfAbsent(produced.get(index).partition(), p -> new ArrayList<>()).add(index);
+        }
+        String orderError = null;
+        String contentError = null;
+        for (Map.Entry<Integer, List<ConsumerRecord<String, String>>> entry : byPartition.entrySet()) {
+            List<Integer> expected = producedOrder.getOrDefault(entry.getKey(), Collections.emptyList());
+            List<ConsumerRecord<String, String>> records = entry.getValue();
+            if (records.size() != expected.size()) {
+                orderError = "partition " + entry.getKey() + ": " + records.size() + " records, produced " + expected.size();
+                break;
+            }
+            for (int position = 0; position < records.size(); position++) {
+                ConsumerRecord<String, String> record = records.get(position);
+                int index = expected.get(position);
+                if (record.offset() != position || produced.get(index).offset() != position) {
+                    orderError = "partition " + entry.getKey() + " position " + position + " has offset " + record.offset();
+                    break;
+                }
+                if (!record.key().equals("key-" + index)) {
+                    orderError = "partition " + entry.getKey() + " offset " + position + ": key " + record.key()
+                        + ", expected key-" + index;
+                    break;
+                }
+                Header indexHeader = record.headers().lastHeader("index");
+                Header clientHeader = record.headers().lastHeader("client");
+                boolean headersMatch = indexHeader != null && clientHeader != null
+                    && new String(indexHeader.value(), StandardCharsets.UTF_8).equals(Integer.toString(index))
+                    && new String(clientHeader.value(), StandardCharsets.UTF_8).equals("java")
+                    && record.headers().toArray().length == 2;
+                if (!record.value().equals(value(index)) || !headersMatch) {
+                    contentError = "record key-" + index + " has value or headers changed";
+                }
+            }
+            if (orderError != null) {
+                break;
+            }
+        }
+        check("records arrive in producer order per partition at their acknowledged offsets", orderError == null, orderError);
+        check("keys, values and headers are intact", contentError == null, contentError);
+        check("records were spread over all " + PARTITIONS + " partitions", byPartition.size() == PARTITIONS,
+            byPartition.size() + " partitions held records");
+
+        String commitError = null;
+        for (int partition = 0; partition < PARTITIONS; partition++) {
+            OffsetAndMetadata offset = committed.get(new TopicPartition(topic, partition));
+            long expected = producedOrder.getOrDefault(partition, Collections.emptyList()).size();
+            if (offset == null || offset.offset() != expected) {
+                commitError = "partition " + partition + " committed " + offset + ", expected " + expected;
+                break;
+            }
+        }
+        check("the group's committed offsets are the partition ends", commitError == null, commitError);
+    }
+}
