@@ -238,10 +238,11 @@ async fn connection_cuts_during_an_idempotent_load_leave_every_record_once_in_or
     .unwrap();
 }
 
-/// Waits until `progress` reaches `target` deliveries (or 30 s pass).
+/// Waits until `progress` reaches `target` deliveries; fails after 60 s.
 async fn wait_for_progress(progress: &Mutex<usize>, target: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while *progress.lock().unwrap() < target && Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while *progress.lock().unwrap() < target {
+        assert!(Instant::now() < deadline, "the producer stalled before {target} deliveries");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

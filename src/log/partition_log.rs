@@ -38,6 +38,9 @@ use crate::limits::BATCH_HEADER_SIZE;
 use crate::protocol::record_batch::{BatchHeader, HeaderRewrite, rewrite_header};
 use crate::types::{IsolationLevel, SINGLE_NODE_LEADER_EPOCH, TimestampType, TopicPartition};
 
+/// `flush.messages` when no flush policy is set (Kafka's default, `Long.MAX_VALUE`).
+const FLUSH_MESSAGES_NEVER: u64 = i64::MAX as u64;
+
 /// The outcome of an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
@@ -327,8 +330,10 @@ impl PartitionLog {
                 last_offset: original.last_offset,
                 log_append_time_ms: log_append_time_ms.map_or(-1, |_| original.timestamp),
                 log_start_offset: state.log_start_offset,
+                // Under a `flush.messages` policy the original's answer may still be waiting
+                // for its fsync; so does this one's.
                 needs_flush: state.recovery_point <= original.last_offset
-                    && state.needs_flush(config.flush_messages),
+                    && config.flush_messages < FLUSH_MESSAGES_NEVER,
                 rolled: false,
                 duplicate: true,
             });
@@ -549,7 +554,7 @@ impl PartitionLog {
             return Err(Error::Storage(error));
         }
         if let Some(snapshot) = snapshot {
-            self.write_snapshot(snapshot.offset, &snapshot.bytes);
+            self.write_snapshot(snapshot);
         }
         let mut state = self.state.lock();
         state
@@ -607,14 +612,37 @@ impl PartitionLog {
             }
             (offset, state.producers.encode_snapshot(offset))
         };
-        producer_state::write_snapshot(&self.dir, offset, &bytes)?;
+        if let Err(error) = producer_state::write_snapshot(&self.dir, offset, &bytes) {
+            // Not fatal: the next start replays the log after the last snapshot instead.
+            tracing::warn!(partition = %self.topic_partition, offset, %error, "writing the shutdown producer snapshot failed");
+        }
         Ok(())
     }
 
-    /// Writes a producer-state snapshot. A failure costs only a longer rebuild at the next
-    /// start, so it is logged, not returned.
-    fn write_snapshot(&self, offset: i64, bytes: &[u8]) {
-        if let Err(error) = producer_state::write_snapshot(&self.dir, offset, bytes) {
+    /// Writes a producer-state snapshot taken at a roll. The file is written and fsynced
+    /// without the lock but renamed into place under it, after checking that the log was not
+    /// deleted meanwhile (deletion closes the log under the lock before renaming its
+    /// directory), so a deleted log's snapshot can never land in a new topic's directory of
+    /// the same name. A failure costs only a longer rebuild at the next start, so it is
+    /// logged, not returned.
+    fn write_snapshot(&self, snapshot: PendingSnapshot) {
+        let offset = snapshot.offset;
+        let installed = producer_state::PreparedSnapshot::write(&self.dir, offset, &snapshot.bytes)
+            .and_then(|prepared| {
+                let state = self.state.lock();
+                if state.closed == Some(Closed::Deleted) {
+                    prepared.discard();
+                    return Ok(false);
+                }
+                prepared.install().map(|()| true)
+            })
+            .and_then(|installed| {
+                if installed {
+                    super::checkpoint::sync_dir(&self.dir)?;
+                }
+                Ok(())
+            });
+        if let Err(error) = installed {
             tracing::warn!(partition = %self.topic_partition, offset, %error, "writing a producer snapshot failed");
         }
     }

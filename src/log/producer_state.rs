@@ -431,15 +431,48 @@ pub fn list_snapshots(dir: &Path) -> io::Result<Vec<i64>> {
     Ok(offsets)
 }
 
-/// Writes a snapshot atomically and removes all but the newest [`SNAPSHOTS_KEPT`].
-pub fn write_snapshot(dir: &Path, offset: i64, bytes: &[u8]) -> io::Result<()> {
-    super::checkpoint::write_atomically(&snapshot_path(dir, offset), bytes)?;
-    let offsets = list_snapshots(dir)?;
-    let keep_from = offsets.len().saturating_sub(SNAPSHOTS_KEPT);
-    for old in &offsets[..keep_from] {
-        remove_snapshot(dir, *old)?;
+/// A snapshot written and fsynced under a temporary name, not yet in place.
+#[derive(Debug)]
+pub struct PreparedSnapshot {
+    temporary: PathBuf,
+    path: PathBuf,
+}
+
+impl PreparedSnapshot {
+    /// Writes and fsyncs the snapshot at `offset` under a temporary name (which start-up
+    /// removes if a crash leaves it behind).
+    pub fn write(dir: &Path, offset: i64, bytes: &[u8]) -> io::Result<Self> {
+        let path = snapshot_path(dir, offset);
+        let temporary = path.with_extension("snapshot.tmp");
+        let mut file = std::fs::File::create(&temporary)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+        Ok(Self { temporary, path })
     }
-    Ok(())
+
+    /// Renames the snapshot into place and removes all but the newest [`SNAPSHOTS_KEPT`].
+    /// The caller fsyncs the directory afterwards.
+    pub fn install(self) -> io::Result<()> {
+        std::fs::rename(&self.temporary, &self.path)?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let offsets = list_snapshots(dir)?;
+        let keep_from = offsets.len().saturating_sub(SNAPSHOTS_KEPT);
+        for old in &offsets[..keep_from] {
+            remove_snapshot(dir, *old)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the temporary file (the log went away meanwhile).
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.temporary);
+    }
+}
+
+/// Writes a snapshot and puts it in place (see [`PreparedSnapshot`]), fsyncing the directory.
+pub fn write_snapshot(dir: &Path, offset: i64, bytes: &[u8]) -> io::Result<()> {
+    PreparedSnapshot::write(dir, offset, bytes)?.install()?;
+    super::checkpoint::sync_dir(dir)
 }
 
 fn remove_snapshot(dir: &Path, offset: i64) -> io::Result<()> {
@@ -451,7 +484,8 @@ fn remove_snapshot(dir: &Path, offset: i64) -> io::Result<()> {
 
 /// Loads the newest readable snapshot covering at most `log_end_offset` and at least
 /// `first_offset` (the log's first segment). Snapshots past the log end are deleted; an
-/// unreadable one is skipped with a warning. `None` when no snapshot can be used.
+/// unreadable one (damaged, or failing to read) is skipped with a warning: snapshots only
+/// save replay work. `None` when no snapshot can be used.
 pub fn load_snapshot(
     dir: &Path,
     first_offset: i64,
@@ -467,13 +501,20 @@ pub fn load_snapshot(
             break;
         }
         let path = snapshot_path(dir, offset);
-        let size = std::fs::metadata(&path)?.len();
-        if size > SNAPSHOT_BYTES_MAX {
-            tracing::warn!(path = %path.display(), size, "ignoring an oversized producer snapshot");
-            continue;
-        }
-        let decoded = ProducerStateManager::decode_snapshot(&std::fs::read(&path)?);
-        match decoded {
+        let bytes = std::fs::metadata(&path).and_then(|metadata| {
+            if metadata.len() > SNAPSHOT_BYTES_MAX {
+                return Err(io::Error::other(format!("{} bytes is oversized", metadata.len())));
+            }
+            std::fs::read(&path)
+        });
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "ignoring an unreadable producer snapshot");
+                continue;
+            }
+        };
+        match ProducerStateManager::decode_snapshot(&bytes) {
             Ok((state, covered)) if covered == offset => return Ok(Some((state, offset))),
             Ok((_, covered)) => {
                 tracing::warn!(path = %path.display(), covered, "ignoring a producer snapshot whose offset does not match its name");

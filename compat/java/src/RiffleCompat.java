@@ -161,6 +161,7 @@ public final class RiffleCompat {
                 orderError = "partition " + entry.getKey() + ": " + records.size() + " records, produced " + expected.size();
                 break;
             }
+            int previousIndex = -1;
             for (int position = 0; position < records.size(); position++) {
                 ConsumerRecord<String, String> record = records.get(position);
                 int index = expected.get(position);
@@ -168,6 +169,12 @@ public final class RiffleCompat {
                     orderError = "partition " + entry.getKey() + " position " + position + " has offset " + record.offset();
                     break;
                 }
+                // Records were sent in index order, so each partition must hold them in it.
+                if (index <= previousIndex) {
+                    orderError = "partition " + entry.getKey() + ": key-" + index + " stored after key-" + previousIndex;
+                    break;
+                }
+                previousIndex = index;
                 if (!record.key().equals("key-" + index)) {
                     orderError = "partition " + entry.getKey() + " offset " + position + ": key " + record.key()
                         + ", expected key-" + index;

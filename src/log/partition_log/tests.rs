@@ -397,6 +397,43 @@ fn producer_state_is_rebuilt_after_a_crash_from_the_roll_snapshot_and_the_log() 
 }
 
 #[test]
+fn rebuild_starts_from_the_snapshot_and_replays_only_what_follows_it() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path().join("topic-0");
+    {
+        let log = fixture.open(false, None);
+        for sequence in 0..5 {
+            append_idempotent(&log, 1, 1, 0, sequence).unwrap();
+        }
+        log.persist_and_flush().unwrap();
+    }
+    // Replace the shutdown snapshot with one that also holds a producer the log never saw:
+    // only a rebuild that loads the snapshot can know it.
+    let (mut planted, offset) = producer_state::load_snapshot(&dir, 0, 5).unwrap().unwrap();
+    assert_eq!(offset, 5);
+    let ghost =
+        BatchSequence { producer_id: 999, producer_epoch: 0, first_sequence: 0, last_sequence: 0 };
+    planted.record(&ghost, 4, 4, 1_000);
+    producer_state::write_snapshot(&dir, 5, &planted.encode_snapshot(5)).unwrap();
+    let expected = {
+        let log = fixture.open(true, Some(5));
+        assert!(log.producer_state().entry(999).is_some(), "the snapshot was loaded");
+        // More batches in the same segment, then a crash (no shutdown snapshot).
+        for sequence in 5..8 {
+            append_idempotent(&log, 1, 1, 0, sequence).unwrap();
+        }
+        append_idempotent(&log, 2, 2, 0, 0).unwrap();
+        log.producer_state()
+    };
+    let log = fixture.open(false, Some(0));
+    let rebuilt = log.producer_state();
+    assert!(rebuilt.entry(999).is_some(), "started from the snapshot, not from offset 0");
+    assert_eq!(rebuilt, expected, "the batches after it, mid-segment, were replayed once");
+    assert!(append_idempotent(&log, 1, 1, 0, 7).unwrap().duplicate);
+    assert!(append_idempotent(&log, 2, 2, 0, 0).unwrap().duplicate);
+}
+
+#[test]
 fn a_snapshot_past_a_truncated_tail_is_not_trusted() {
     let fixture = Fixture::new();
     {
