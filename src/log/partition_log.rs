@@ -682,7 +682,7 @@ fn rebuild_producer_state<'a>(
             replayed += 1;
         })?;
     }
-    if replayed > 0 {
+    if replayed > 0 && producers.producer_count() > 0 {
         tracing::info!(partition = %options.topic_partition, from, replayed_batches = replayed,
             producers = producers.producer_count(), "rebuilt idempotent producer state");
     }
