@@ -110,7 +110,10 @@ async fn init_producer_id_hands_out_unique_ids_across_restarts() {
 
 #[tokio::test]
 async fn duplicates_get_their_original_offsets_and_gaps_are_refused_across_restarts() {
-    let mut broker = TestBroker::start().await;
+    // Expiry checks every 10 ms: the batches carry 2023 timestamps, yet the producer is not
+    // idle, so it must not be forgotten (idle time is on the broker's clock).
+    let mut broker =
+        TestBroker::start_with(&[("producer.id.expiration.check.interval.ms", "10")]).await;
     create_topic(&broker.bootstrap(), "idem", 1, &[]).await;
     let mut client = RawClient::connect(broker.address()).await;
     let producer_id = init_producer_id(&mut client, 4).await.producer_id.0;
@@ -130,8 +133,10 @@ async fn duplicates_get_their_original_offsets_and_gaps_are_refused_across_resta
     assert_eq!(produce(&mut client, "idem", producer_id, 0, 5, 1).await.0, 47);
     assert_eq!(high_watermark(&broker, "idem").await, 6);
 
-    // After a clean restart the producer's retry is still recognised.
+    // After a clean restart (and several expiry checks) the producer's retry is still
+    // recognised.
     broker.restart().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut client = RawClient::connect(broker.address()).await;
     assert_eq!(produce(&mut client, "idem", producer_id, 1, 0, 1).await, (0, 5));
     assert_eq!(produce(&mut client, "idem", producer_id, 1, 1, 4).await, (0, 6));

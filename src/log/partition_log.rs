@@ -367,7 +367,8 @@ impl PartitionLog {
             return Err(Error::Storage(error));
         }
         if let Some(sequence) = &sequence {
-            state.producers.record(sequence, base_offset, last_offset, prepared.max_timestamp);
+            let max_timestamp = prepared.max_timestamp;
+            state.producers.record(sequence, base_offset, last_offset, max_timestamp, now_ms);
         }
         state.log_end_offset = last_offset + 1;
         state.check_invariants();
@@ -676,9 +677,10 @@ fn rebuild_producer_state<'a>(
             None => (ProducerStateManager::default(), first_offset),
         };
     let mut replayed = 0u64;
+    let now_ms = options.clock.now_ms();
     for segment in segments.filter(|segment| segment.next_offset() > from) {
         segment.visit_headers(from, |header| {
-            producers.replay(header);
+            producers.replay(header, now_ms);
             replayed += 1;
         })?;
     }

@@ -28,8 +28,15 @@
 //! readable snapshot at or below the log end is loaded and the batch headers after it are
 //! replayed ([`ProducerStateManager::replay`]); with no snapshot the whole log is replayed.
 //! A snapshot past the log end (the log lost its tail in a power failure) is deleted.
-//! Producers whose newest batch timestamp is `producer.id.expiration.ms` old are forgotten
-//! ([`ProducerStateManager::remove_expired`]), as Kafka does.
+//!
+//! Expiry: a producer that has not written for `producer.id.expiration.ms` is forgotten
+//! ([`ProducerStateManager::remove_expired`]). Idle time is measured on the broker's clock
+//! (the last append; the snapshot keeps it; a producer replayed from the log counts from the
+//! start-up). Kafka measures it from the batch's own max timestamp, which a producer writing
+//! records with old CreateTime timestamps (a replay, a mirror) sets in the past: Kafka then
+//! forgets such a producer at the next check and a retry of its last batch is appended twice.
+//! Kafka documents the setting as the time the leader waits without writes, which the broker
+//! clock honours.
 //!
 //! Snapshot file `<20-digit offset>.snapshot` in the partition directory, big-endian. Kafka's
 //! snapshot keeps only each producer's last batch; this one keeps all retained batches, so a
@@ -40,7 +47,8 @@
 //! u32 crc32c of every byte after this field
 //! i64 offset (the state covers the batches below it; equals the file name)
 //! i32 producer count
-//! per producer:  i64 producer_id, i16 producer_epoch, i8 batch count (1..=5)
+//! per producer:  i64 producer_id, i16 producer_epoch, i64 last_append_ms (broker clock),
+//!                i8 batch count (1..=5)
 //!   per batch:   i32 first_sequence, i32 last_sequence, i64 first_offset, i64 last_offset,
 //!                i64 timestamp
 //! ```
@@ -61,7 +69,7 @@ const SNAPSHOT_VERSION: i16 = 1;
 /// Snapshots kept per partition: the newest, and one to fall back to if it is unreadable.
 const SNAPSHOTS_KEPT: usize = 2;
 const SNAPSHOT_HEADER_BYTES: usize = 2 + 4 + 8 + 4;
-const SNAPSHOT_PRODUCER_BYTES: usize = 8 + 2 + 1;
+const SNAPSHOT_PRODUCER_BYTES: usize = 8 + 2 + 8 + 1;
 const SNAPSHOT_BATCH_BYTES: usize = 4 + 4 + 8 + 8 + 8;
 /// The largest snapshot a valid state can produce; a larger file is refused before reading.
 pub const SNAPSHOT_BYTES_MAX: u64 = (SNAPSHOT_HEADER_BYTES
@@ -122,6 +130,8 @@ pub struct ProducerEntry {
     pub producer_epoch: i16,
     /// Oldest first; never empty.
     batches: VecDeque<BatchMetadata>,
+    /// The broker's clock at the producer's last append (expiry is measured from it).
+    pub last_append_ms: i64,
 }
 
 impl ProducerEntry {
@@ -131,11 +141,6 @@ impl ProducerEntry {
 
     fn last(&self) -> &BatchMetadata {
         self.batches.back().expect("an entry holds at least one batch")
-    }
-
-    /// The newest batch's timestamp (Kafka's `lastTimestamp`), which expiry is measured from.
-    pub fn last_timestamp(&self) -> i64 {
-        self.last().timestamp
     }
 
     pub fn last_sequence(&self) -> i32 {
@@ -207,14 +212,17 @@ impl ProducerStateManager {
         Ok(AppendCheck::Append)
     }
 
-    /// Records an appended batch (or one replayed from the log): a new epoch forgets the old
-    /// epoch's batches, and only the newest [`BATCHES_RETAINED_PER_PRODUCER`] are kept.
+    /// Records a batch appended at `now_ms` (or replayed from the log at start-up): a new
+    /// epoch forgets the old epoch's batches, and only the newest
+    /// [`BATCHES_RETAINED_PER_PRODUCER`] are kept. `timestamp` is the batch's stored max
+    /// timestamp.
     pub fn record(
         &mut self,
         batch: &BatchSequence,
         first_offset: i64,
         last_offset: i64,
         timestamp: i64,
+        now_ms: i64,
     ) {
         if !self.producers.contains_key(&batch.producer_id)
             && self.producers.len() >= PRODUCERS_PER_PARTITION_MAX
@@ -224,7 +232,9 @@ impl ProducerStateManager {
         let entry = self.producers.entry(batch.producer_id).or_insert_with(|| ProducerEntry {
             producer_epoch: batch.producer_epoch,
             batches: VecDeque::with_capacity(BATCHES_RETAINED_PER_PRODUCER),
+            last_append_ms: now_ms,
         });
+        entry.last_append_ms = entry.last_append_ms.max(now_ms);
         if entry.producer_epoch != batch.producer_epoch {
             entry.producer_epoch = batch.producer_epoch;
             entry.batches.clear();
@@ -241,21 +251,23 @@ impl ProducerStateManager {
         });
     }
 
-    /// Replays a batch read back from the log (no checks: the log is the truth).
-    pub fn replay(&mut self, header: &BatchHeader) {
+    /// Replays a batch read back from the log at start-up time `now_ms` (no checks: the log
+    /// is the truth).
+    pub fn replay(&mut self, header: &BatchHeader, now_ms: i64) {
         if let Some(sequence) = BatchSequence::of(header)
             && !header.is_control()
         {
-            self.record(&sequence, header.base_offset, header.last_offset(), header.max_timestamp);
+            let (first, last) = (header.base_offset, header.last_offset());
+            self.record(&sequence, first, last, header.max_timestamp, now_ms);
         }
     }
 
-    /// Forgets producers whose newest batch is at least `expiration_ms` old (Kafka's
+    /// Forgets producers that have not appended for `expiration_ms` (Kafka's
     /// `producer.id.expiration.ms`). Returns how many were removed.
     pub fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
         self.producers
-            .retain(|_, entry| now_ms.saturating_sub(entry.last_timestamp()) < expiration_ms);
+            .retain(|_, entry| now_ms.saturating_sub(entry.last_append_ms) < expiration_ms);
         before - self.producers.len()
     }
 
@@ -264,13 +276,13 @@ impl ProducerStateManager {
     /// producer; without a bound, a client allocating producer ids could exhaust memory.
     fn evict_oldest(&mut self) {
         let mut timestamps: Vec<i64> =
-            self.producers.values().map(ProducerEntry::last_timestamp).collect();
+            self.producers.values().map(|entry| entry.last_append_ms).collect();
         let cut = timestamps.len() / 10;
         let (_, threshold, _) = timestamps.select_nth_unstable(cut);
         let threshold = *threshold;
         let mut to_remove = cut.max(1);
         self.producers.retain(|_, entry| {
-            if to_remove > 0 && entry.last_timestamp() <= threshold {
+            if to_remove > 0 && entry.last_append_ms <= threshold {
                 to_remove -= 1;
                 false
             } else {
@@ -303,6 +315,7 @@ impl ProducerStateManager {
             let entry = &self.producers[producer_id];
             out.extend_from_slice(&producer_id.to_be_bytes());
             out.extend_from_slice(&entry.producer_epoch.to_be_bytes());
+            out.extend_from_slice(&entry.last_append_ms.to_be_bytes());
             let count = u8::try_from(entry.batches.len()).expect("at most five batches");
             out.push(count);
             for batch in &entry.batches {
@@ -343,6 +356,7 @@ impl ProducerStateManager {
         for _ in 0..count {
             let producer_id = reader.i64()?;
             let producer_epoch = reader.i16()?;
+            let last_append_ms = reader.i64()?;
             let batch_count = usize::from(reader.take::<1>()?[0]);
             if producer_id < 0 || !(1..=BATCHES_RETAINED_PER_PRODUCER).contains(&batch_count) {
                 return Err(SnapshotError(format!(
@@ -366,7 +380,8 @@ impl ProducerStateManager {
                 }
                 batches.push_back(batch);
             }
-            if producers.insert(producer_id, ProducerEntry { producer_epoch, batches }).is_some() {
+            let entry = ProducerEntry { producer_epoch, batches, last_append_ms };
+            if producers.insert(producer_id, entry).is_some() {
                 return Err(SnapshotError(format!("producer {producer_id} twice")));
             }
         }

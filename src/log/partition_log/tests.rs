@@ -413,7 +413,7 @@ fn rebuild_starts_from_the_snapshot_and_replays_only_what_follows_it() {
     assert_eq!(offset, 5);
     let ghost =
         BatchSequence { producer_id: 999, producer_epoch: 0, first_sequence: 0, last_sequence: 0 };
-    planted.record(&ghost, 4, 4, 1_000);
+    planted.record(&ghost, 4, 4, 1_000, 1_000_000);
     producer_state::write_snapshot(&dir, 5, &planted.encode_snapshot(5)).unwrap();
     let expected = {
         let log = fixture.open(true, Some(5));
@@ -464,9 +464,11 @@ fn a_snapshot_past_a_truncated_tail_is_not_trusted() {
 fn idle_producers_expire() {
     let fixture = Fixture::new();
     let log = fixture.open(false, None);
+    // The batch carries a CreateTime far in the past (1_000); idle time counts from the
+    // append on the broker's clock (1_000_000).
     append_idempotent(&log, 1, 3, 0, 0).unwrap();
-    assert_eq!(log.remove_expired_producers(1_000 + 59_999, 60_000), 0);
-    assert_eq!(log.remove_expired_producers(1_000 + 60_000, 60_000), 1);
+    assert_eq!(log.remove_expired_producers(1_000_000 + 59_999, 60_000), 0);
+    assert_eq!(log.remove_expired_producers(1_000_000 + 60_000, 60_000), 1);
     // Forgotten: any sequence is accepted again.
     assert!(!append_idempotent(&log, 1, 3, 0, 0).unwrap().duplicate);
 }

@@ -1,6 +1,8 @@
 use super::*;
 
 const PRODUCER: i64 = 1000;
+/// The broker clock the helpers append at.
+const NOW_MS: i64 = 50_000;
 
 fn sequence(epoch: i16, first: i32, count: i32) -> BatchSequence {
     BatchSequence {
@@ -19,7 +21,7 @@ fn append(
 ) -> Result<AppendCheck> {
     let check = state.check(&batch)?;
     if check == AppendCheck::Append {
-        state.record(&batch, offset, offset + span(&batch) - 1, offset * 10);
+        state.record(&batch, offset, offset + span(&batch) - 1, offset * 10, NOW_MS);
     }
     Ok(check)
 }
@@ -144,8 +146,9 @@ fn expired_producers_are_forgotten_and_then_accept_any_sequence() {
     let mut state = ProducerStateManager::default();
     let old = BatchSequence { producer_id: 1, ..sequence(0, 0, 1) };
     let recent = BatchSequence { producer_id: 2, ..sequence(0, 0, 1) };
-    state.record(&old, 0, 0, 1_000);
-    state.record(&recent, 1, 1, 5_000);
+    // Batch timestamps far in the past do not matter: idle time is on the broker's clock.
+    state.record(&old, 0, 0, 7, 1_000);
+    state.record(&recent, 1, 1, 7, 5_000);
     assert_eq!(state.remove_expired(10_999, 10_000), 0);
     assert_eq!(state.remove_expired(11_000, 10_000), 1, "expired at exactly the expiration");
     assert!(state.entry(1).is_none());
@@ -177,8 +180,8 @@ fn replay_rebuilds_what_appends_recorded_and_skips_plain_batches() {
             base_sequence: batch * 3,
             records_count: 3,
         };
-        replayed.replay(&header);
-        replayed.replay(&BatchHeader { producer_id: -1, base_offset: 1_000, ..header });
+        replayed.replay(&header, NOW_MS);
+        replayed.replay(&BatchHeader { producer_id: -1, base_offset: 1_000, ..header }, NOW_MS);
     }
     assert_eq!(appended, replayed);
 }
@@ -193,7 +196,7 @@ fn snapshots_round_trip() {
                 ..sequence(i16::try_from(producer_id % 3).unwrap(), batch, 1)
             };
             let offset = producer_id * 10 + i64::from(batch);
-            state.record(&sequence, offset, offset, offset * 2);
+            state.record(&sequence, offset, offset, offset * 2, offset * 3);
         }
     }
     let bytes = state.encode_snapshot(600);
@@ -208,7 +211,7 @@ fn snapshots_round_trip() {
 #[test]
 fn damaged_snapshots_are_refused() {
     let mut state = ProducerStateManager::default();
-    state.record(&sequence(0, 0, 3), 10, 12, 5);
+    state.record(&sequence(0, 0, 3), 10, 12, 5, 6);
     let bytes = state.encode_snapshot(13);
     for cut in 0..bytes.len() {
         assert!(ProducerStateManager::decode_snapshot(&bytes[..cut]).is_err(), "cut at {cut}");
@@ -234,7 +237,7 @@ fn snapshot_files_load_the_newest_usable_and_keep_two() {
     let dir = tempfile::tempdir().unwrap();
     let mut state = ProducerStateManager::default();
     for offset in [10, 20, 30] {
-        state.record(&sequence(0, i32::try_from(offset).unwrap(), 1), offset - 1, offset - 1, 0);
+        state.record(&sequence(0, i32::try_from(offset).unwrap(), 1), offset - 1, offset - 1, 0, 0);
         write_snapshot(dir.path(), offset, &state.encode_snapshot(offset)).unwrap();
     }
     assert_eq!(list_snapshots(dir.path()).unwrap(), vec![20, 30]);
@@ -266,11 +269,14 @@ fn the_producer_cap_forgets_the_least_recent() {
             &BatchSequence { producer_id, ..sequence(0, 0, 1) },
             producer_id,
             producer_id,
+            // Batch timestamps that would pick the newest producers: eviction must not
+            // listen to them.
+            -producer_id,
             producer_id,
         );
     }
     assert_eq!(state.producer_count(), PRODUCERS_PER_PARTITION_MAX);
-    state.record(&BatchSequence { producer_id: max, ..sequence(0, 0, 1) }, max, max, max);
+    state.record(&BatchSequence { producer_id: max, ..sequence(0, 0, 1) }, max, max, 0, max);
     assert!(state.producer_count() <= PRODUCERS_PER_PARTITION_MAX);
     assert!(state.entry(0).is_none(), "the least recent producer went first");
     assert!(state.entry(max).is_some());
