@@ -157,7 +157,18 @@ fn append(
     let header = validate_produced_batch(records, limits).inspect_err(|error| {
         tracing::warn!(topic = topic.name.as_str(), partition, %error, "rejected produced batch");
     })?;
-    let info = log.append(records, &header)?;
+    let info = log.append(records, &header).inspect_err(|error| {
+        tracing::info!(topic = topic.name.as_str(), partition, producer_id = header.producer_id, %error, "append refused");
+    })?;
+    if info.duplicate {
+        tracing::debug!(
+            topic = topic.name.as_str(),
+            partition,
+            producer_id = header.producer_id,
+            base_offset = info.base_offset,
+            "duplicate batch: answered with its original offsets"
+        );
+    }
     if info.rolled || info.needs_flush {
         context.broker.logs().request_flush(&log);
     }

@@ -322,9 +322,6 @@ impl PartitionLog {
         if let Some(sequence) = &sequence
             && let AppendCheck::Duplicate(original) = state.producers.check(sequence)?
         {
-            tracing::debug!(partition = %self.topic_partition, producer_id = sequence.producer_id,
-                first_sequence = sequence.first_sequence, base_offset = original.first_offset,
-                "duplicate batch answered with its original offsets");
             return Ok(AppendInfo {
                 base_offset: original.first_offset,
                 last_offset: original.last_offset,
