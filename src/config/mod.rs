@@ -5,6 +5,7 @@
 //! `127.0.0.1:9092` from `./riffle-data`. Unknown keys are warned about and ignored; invalid
 //! values stop start-up with a message naming the key.
 
+pub mod describe;
 pub mod properties;
 pub mod topic;
 
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use crate::limits;
-use topic::TopicDefaults;
+use topic::{ConfigType, TopicDefaults};
 
 /// Command-line interface of the `riffle` binary.
 #[derive(Debug, Clone, Default, Parser)]
@@ -96,6 +97,8 @@ pub struct BrokerConfig {
     pub producer_id_expiration_check_interval_ms: u64,
     pub topic_defaults: TopicDefaults,
     pub groups: GroupConfig,
+    /// The known keys as given (file, flags, overrides), for DescribeConfigs.
+    raw: BTreeMap<String, String>,
 }
 
 /// The group coordinator's settings (Kafka's `group.*` and `offsets.*` keys).
@@ -258,9 +261,100 @@ impl BrokerConfig {
             )?,
             topic_defaults: TopicDefaults::from_broker_properties(properties)?,
             groups: group_config(&get)?,
+            raw: properties
+                .iter()
+                .filter(|(key, _)| is_known_key(key))
+                .map(|(key, value)| (key.clone(), value.trim().to_owned()))
+                .collect(),
         };
         config.check_relations()?;
         Ok(config)
+    }
+
+    /// The value a key was given, if it was (trimmed).
+    pub fn raw_value(&self, key: &str) -> Option<&str> {
+        self.raw.get(key).map(String::as_str)
+    }
+
+    /// Every key of [`BROKER_KEYS`] with its type and typed value (`None` when unset and
+    /// without a default).
+    pub fn described_values(&self) -> Vec<(&'static str, ConfigType, Option<String>)> {
+        let listener =
+            |host_port: &HostPort| format!("PLAINTEXT://{}:{}", host_port.host, host_port.port);
+        let groups = &self.groups;
+        let value = |key: &str| -> (ConfigType, Option<String>) {
+            use ConfigType::{Boolean, Int, List, Long, String as Str};
+            match key {
+                "listeners" => (List, Some(listener(&self.listener))),
+                "advertised.listeners" => (List, self.advertised_listener.as_ref().map(listener)),
+                "log.dirs" | "log.dir" => (Str, Some(self.data_dir.display().to_string())),
+                "node.id" | "broker.id" => (Int, Some(self.node_id.to_string())),
+                "num.partitions" => (Int, Some(self.num_partitions.to_string())),
+                "default.replication.factor" => {
+                    (Int, Some(self.default_replication_factor.to_string()))
+                }
+                "auto.create.topics.enable" => {
+                    (Boolean, Some(self.auto_create_topics_enable.to_string()))
+                }
+                "socket.request.max.bytes" => {
+                    (Int, Some(self.socket_request_max_bytes.to_string()))
+                }
+                "max.connections" => (Int, Some(self.max_connections.to_string())),
+                "queued.max.request.bytes" => {
+                    (Long, Some(self.queued_max_request_bytes.to_string()))
+                }
+                "fetch.max.bytes" => (Int, Some(self.fetch_max_bytes.to_string())),
+                "connections.max.idle.ms" => (Long, Some(self.connections_max_idle_ms.to_string())),
+                "log.flush.scheduler.interval.ms" => {
+                    (Long, Some(self.log_flush_scheduler_interval_ms.to_string()))
+                }
+                "log.flush.offset.checkpoint.interval.ms" => {
+                    (Int, Some(self.log_flush_offset_checkpoint_interval_ms.to_string()))
+                }
+                "producer.id.expiration.ms" => {
+                    (Int, Some(self.producer_id_expiration_ms.to_string()))
+                }
+                "producer.id.expiration.check.interval.ms" => {
+                    (Int, Some(self.producer_id_expiration_check_interval_ms.to_string()))
+                }
+                "group.min.session.timeout.ms" => {
+                    (Int, Some(groups.min_session_timeout_ms.to_string()))
+                }
+                "group.max.session.timeout.ms" => {
+                    (Int, Some(groups.max_session_timeout_ms.to_string()))
+                }
+                "group.initial.rebalance.delay.ms" => {
+                    (Int, Some(groups.initial_rebalance_delay_ms.to_string()))
+                }
+                "group.max.size" => (Int, Some(groups.max_size.to_string())),
+                "offsets.topic.num.partitions" => {
+                    (Int, Some(groups.offsets_topic_num_partitions.to_string()))
+                }
+                "offsets.topic.replication.factor" => {
+                    (ConfigType::Int, Some(groups.offsets_topic_replication_factor.to_string()))
+                }
+                "offsets.topic.segment.bytes" => {
+                    (Int, Some(groups.offsets_topic_segment_bytes.to_string()))
+                }
+                "offsets.retention.minutes" => {
+                    (Int, Some((groups.offsets_retention_ms / 60_000).to_string()))
+                }
+                "offsets.retention.check.interval.ms" => {
+                    (Long, Some(groups.offsets_retention_check_interval_ms.to_string()))
+                }
+                "offset.metadata.max.bytes" => {
+                    (Int, Some(groups.offset_metadata_max_bytes.to_string()))
+                }
+                other => unreachable!("{other} is in BROKER_KEYS but not described"),
+            }
+        };
+        BROKER_KEYS
+            .iter()
+            .map(|key| {
+                let (ty, described) = value(key);
+                (*key, ty, described)
+            })
+            .collect()
     }
 
     fn check_relations(&self) -> Result<(), ConfigError> {
@@ -348,13 +442,16 @@ fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError>
     Ok(properties::parse(&text))
 }
 
+fn is_known_key(key: &str) -> bool {
+    BROKER_KEYS.contains(&key)
+        || topic::TOPIC_CONFIGS
+            .iter()
+            .any(|def| def.synonyms.iter().any(|synonym| synonym.broker_key == key))
+}
+
 fn warn_unknown_keys(properties: &BTreeMap<String, String>) {
     for key in properties.keys() {
-        let known = BROKER_KEYS.contains(&key.as_str())
-            || topic::TOPIC_CONFIGS
-                .iter()
-                .any(|def| def.synonyms.iter().any(|synonym| synonym.broker_key == key));
-        if !known {
+        if !is_known_key(key) {
             tracing::warn!(key, "unknown or unsupported config key, ignored");
         }
     }

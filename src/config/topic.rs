@@ -302,6 +302,8 @@ pub struct TopicDefaults {
     values: BTreeMap<&'static str, String>,
     /// Keys whose default a broker property set (the rest are Kafka's defaults).
     broker_set: std::collections::BTreeSet<&'static str>,
+    /// Per topic key, the broker keys set for it and their raw values, in precedence order.
+    broker_settings: BTreeMap<&'static str, Vec<(&'static str, String)>>,
 }
 
 impl TopicDefaults {
@@ -311,7 +313,20 @@ impl TopicDefaults {
     pub fn from_broker_properties(properties: &BTreeMap<String, String>) -> Result<Self> {
         let mut values = BTreeMap::new();
         let mut broker_set = std::collections::BTreeSet::new();
+        let mut broker_settings = BTreeMap::new();
         for def in TOPIC_CONFIGS {
+            let settings: Vec<(&'static str, String)> = def
+                .synonyms
+                .iter()
+                .filter_map(|synonym| {
+                    properties
+                        .get(synonym.broker_key)
+                        .map(|raw| (synonym.broker_key, raw.trim().to_owned()))
+                })
+                .collect();
+            if !settings.is_empty() {
+                broker_settings.insert(def.name, settings);
+            }
             let value = match broker_value(def, properties)? {
                 Some(value) => {
                     broker_set.insert(def.name);
@@ -321,7 +336,13 @@ impl TopicDefaults {
             };
             values.insert(def.name, value);
         }
-        Ok(Self { values, broker_set })
+        Ok(Self { values, broker_set, broker_settings })
+    }
+
+    /// The broker keys set for topic key `name` with their raw values, highest precedence
+    /// first.
+    pub fn broker_settings(&self, name: &str) -> &[(&'static str, String)] {
+        self.broker_settings.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// Whether a broker property set this key's default.

@@ -16,14 +16,9 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, TopicN
 use kafka_protocol::protocol::StrBytes;
 
 use super::RequestContext;
-use crate::config::topic::{TOPIC_CONFIGS, TopicDefaults};
+use crate::config::topic::TopicDefaults;
 use crate::error::Result;
 use crate::metadata::{ReplicaAssignment, TopicPlan, TopicSpec};
-
-/// `DescribeConfigsResponse.ConfigSource` values.
-const SOURCE_TOPIC_CONFIG: i8 = 1;
-const SOURCE_STATIC_BROKER_CONFIG: i8 = 4;
-const SOURCE_DEFAULT_CONFIG: i8 = 5;
 
 pub async fn handle(
     context: &RequestContext<'_>,
@@ -129,24 +124,14 @@ fn configs(
     defaults: &TopicDefaults,
     overrides: &BTreeMap<String, String>,
 ) -> Vec<CreatableTopicConfigs> {
-    TOPIC_CONFIGS
-        .iter()
-        .map(|def| {
-            let (value, source) = match overrides.get(def.name) {
-                Some(value) => (value.clone(), SOURCE_TOPIC_CONFIG),
-                None => {
-                    let source = if defaults.is_broker_set(def.name) {
-                        SOURCE_STATIC_BROKER_CONFIG
-                    } else {
-                        SOURCE_DEFAULT_CONFIG
-                    };
-                    (defaults.value(def.name).unwrap_or(def.default).to_owned(), source)
-                }
-            };
+    crate::config::describe::topic_entries(defaults, overrides)
+        .into_iter()
+        .map(|entry| {
             CreatableTopicConfigs::default()
-                .with_name(StrBytes::from_static_str(def.name))
-                .with_value(Some(StrBytes::from_string(value)))
-                .with_config_source(source)
+                .with_name(StrBytes::from_static_str(entry.name))
+                .with_value(entry.value.map(StrBytes::from_string))
+                .with_read_only(entry.read_only)
+                .with_config_source(entry.source.wire())
         })
         .collect()
 }

@@ -11,6 +11,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_cluster;
+pub mod describe_configs;
 pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
@@ -169,6 +170,9 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         }
         ApiKey::DeleteGroups => {
             respond(context, &delete_groups::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::DescribeConfigs => {
+            respond(context, &describe_configs::handle(context, decode(api_key, version, body)?))
         }
         ApiKey::InitProducerId => respond(
             context,

@@ -23,9 +23,9 @@ use std::mem::size_of;
 
 use kafka_protocol::messages::{
     ApiKey, BrokerId, GroupId, TopicName, create_topics_request, delete_topics_request,
-    fetch_request, join_group_request, leave_group_request, list_offsets_request, metadata_request,
-    offset_commit_request, offset_delete_request, offset_fetch_request, produce_request,
-    sync_group_request,
+    describe_configs_request, fetch_request, join_group_request, leave_group_request,
+    list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
+    offset_fetch_request, produce_request, sync_group_request,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -127,6 +127,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::DeleteGroups => Some(&DELETE_GROUPS),
         ApiKey::OffsetDelete => Some(&OFFSET_DELETE),
         ApiKey::InitProducerId => Some(&INIT_PRODUCER_ID),
+        ApiKey::DescribeConfigs => Some(&DESCRIBE_CONFIGS),
         _ => None,
     }
 }
@@ -387,6 +388,26 @@ static LIST_GROUPS: RequestShape = RequestShape {
     fields: &[
         field(values::<StrBytes>(&Ty::String), 4, ALL),
         field(values::<StrBytes>(&Ty::String), 5, ALL),
+    ],
+};
+
+static DESCRIBE_CONFIGS_RESOURCE: [Field; 3] = [
+    field(Ty::Int8, 0, ALL),
+    field(Ty::String, 0, ALL),
+    field(values::<StrBytes>(&Ty::String), 0, ALL),
+];
+static DESCRIBE_CONFIGS: RequestShape = RequestShape {
+    flexible_min: 4,
+    fields: &[
+        field(
+            structs::<describe_configs_request::DescribeConfigsResource>(
+                &DESCRIBE_CONFIGS_RESOURCE,
+            ),
+            0,
+            ALL,
+        ),
+        field(Ty::Bool, 1, ALL),
+        field(Ty::Bool, 3, ALL),
     ],
 };
 

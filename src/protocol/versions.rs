@@ -46,6 +46,7 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::DeleteTopics, 1, 6),
     // v5+ belongs to transactions V2 (KIP-890), which needs a transaction coordinator.
     api(ApiKey::InitProducerId, 0, 4),
+    api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeCluster, 0, 1),
@@ -89,6 +90,7 @@ mod tests {
             ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+            ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         };
         (range.min, range.max)

@@ -319,6 +319,31 @@ fn join_group_every_version() {
 }
 
 #[test]
+fn describe_configs_every_version() {
+    for version in served_versions(ApiKey::DescribeConfigs) {
+        for keys in [None, Some(vec![text("retention.ms"), text("segment.bytes")])] {
+            let resources = vec![
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(text("orders"))
+                    .with_configuration_keys(keys.clone()),
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(4)
+                    .with_resource_name(text("1"))
+                    .with_configuration_keys(keys),
+            ];
+            let mut request = DescribeConfigsRequest::default()
+                .with_resources(resources)
+                .with_include_synonyms(true);
+            if version >= 3 {
+                request = request.with_include_documentation(true);
+            }
+            assert_walks_exactly(ApiKey::DescribeConfigs, version, &request);
+        }
+    }
+}
+
+#[test]
 fn init_producer_id_every_version() {
     for version in served_versions(ApiKey::InitProducerId) {
         for transactional_id in [None, Some("txn-1")] {

@@ -1,0 +1,364 @@
+//! Config entries as DescribeConfigs (and CreateTopics v5+) report them: effective value,
+//! source, synonyms, type and documentation, following Kafka's `ConfigHelper`.
+//!
+//! A topic config's synonyms, highest precedence first: the topic's own override
+//! (TOPIC_CONFIG), each broker key that sets its default in `server.properties`
+//! (STATIC_BROKER_CONFIG, with the broker key's raw value), and Kafka's default under the
+//! broker key that carries it (DEFAULT_CONFIG: `log.retention.hours=168` for `retention.ms`).
+//! The entry's source is its first synonym's. Broker configs are read-only here: Riffle has
+//! no dynamic broker configs yet, so each is STATIC_BROKER_CONFIG when set, else
+//! DEFAULT_CONFIG.
+
+use std::collections::BTreeMap;
+
+use super::BrokerConfig;
+use super::topic::{ConfigType, TOPIC_CONFIGS, TopicConfigDef, TopicDefaults};
+
+/// Kafka's `DescribeConfigsResponse.ConfigSource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    TopicConfig = 1,
+    StaticBrokerConfig = 4,
+    DefaultConfig = 5,
+}
+
+impl ConfigSource {
+    pub fn wire(self) -> i8 {
+        self as i8
+    }
+}
+
+/// Kafka's `DescribeConfigsResponse.ConfigType` for a config type.
+pub fn wire_type(ty: ConfigType) -> i8 {
+    match ty {
+        ConfigType::Boolean => 1,
+        ConfigType::String => 2,
+        ConfigType::Int => 3,
+        ConfigType::Long => 5,
+        ConfigType::Double => 6,
+        ConfigType::List => 7,
+    }
+}
+
+/// One level a config's value can come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSynonym {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+}
+
+/// One config as described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: &'static str,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+    pub read_only: bool,
+    pub ty: ConfigType,
+    pub synonyms: Vec<ConfigSynonym>,
+    pub documentation: &'static str,
+}
+
+/// Every topic config of a topic with `overrides`, in name order.
+pub fn topic_entries(
+    defaults: &TopicDefaults,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<ConfigEntry> {
+    TOPIC_CONFIGS.iter().map(|def| topic_entry(def, defaults, overrides)).collect()
+}
+
+fn topic_entry(
+    def: &'static TopicConfigDef,
+    defaults: &TopicDefaults,
+    overrides: &BTreeMap<String, String>,
+) -> ConfigEntry {
+    let mut synonyms = Vec::new();
+    if let Some(value) = overrides.get(def.name) {
+        synonyms.push(ConfigSynonym {
+            name: def.name.to_owned(),
+            value: Some(value.clone()),
+            source: ConfigSource::TopicConfig,
+        });
+    }
+    for (broker_key, raw) in defaults.broker_settings(def.name) {
+        synonyms.push(ConfigSynonym {
+            name: (*broker_key).to_owned(),
+            value: Some(raw.clone()),
+            source: ConfigSource::StaticBrokerConfig,
+        });
+    }
+    if let Some(carrier) = def.synonyms.last() {
+        let value = match def.default.parse::<i64>() {
+            Ok(number) if carrier.factor > 1 => (number / carrier.factor).to_string(),
+            _ => def.default.to_owned(),
+        };
+        synonyms.push(ConfigSynonym {
+            name: carrier.broker_key.to_owned(),
+            value: Some(value),
+            source: ConfigSource::DefaultConfig,
+        });
+    }
+    let value = overrides
+        .get(def.name)
+        .cloned()
+        .unwrap_or_else(|| defaults.value(def.name).unwrap_or(def.default).to_owned());
+    ConfigEntry {
+        name: def.name,
+        value: Some(value),
+        source: synonyms.first().map_or(ConfigSource::DefaultConfig, |first| first.source),
+        read_only: false,
+        ty: def.ty,
+        synonyms,
+        documentation: topic_documentation(def.name),
+    }
+}
+
+/// Every broker config this broker reads, with its effective value, in name order.
+pub fn broker_entries(config: &BrokerConfig) -> Vec<ConfigEntry> {
+    let mut entries: BTreeMap<&'static str, ConfigEntry> = BTreeMap::new();
+    for (name, ty, default) in BrokerConfig::default().described_values() {
+        let set = config.raw_value(name);
+        entries.insert(name, broker_entry(name, ty, set, default));
+    }
+    // Broker keys that set topic defaults (`log.retention.hours`, ...).
+    for def in TOPIC_CONFIGS {
+        for synonym in def.synonyms {
+            if entries.contains_key(synonym.broker_key) {
+                continue;
+            }
+            let set = config.raw_value(synonym.broker_key);
+            let carries_default =
+                def.synonyms.last().map(|last| last.broker_key) == Some(synonym.broker_key);
+            let default = carries_default.then(|| match def.default.parse::<i64>() {
+                Ok(number) if synonym.factor > 1 => (number / synonym.factor).to_string(),
+                _ => def.default.to_owned(),
+            });
+            let ty = if synonym.factor > 1 { ConfigType::Int } else { def.ty };
+            entries.insert(synonym.broker_key, broker_entry(synonym.broker_key, ty, set, default));
+        }
+    }
+    entries.into_values().collect()
+}
+
+fn broker_entry(
+    name: &'static str,
+    ty: ConfigType,
+    set: Option<&str>,
+    default: Option<String>,
+) -> ConfigEntry {
+    let mut synonyms = Vec::new();
+    if let Some(raw) = set {
+        synonyms.push(ConfigSynonym {
+            name: name.to_owned(),
+            value: Some(raw.to_owned()),
+            source: ConfigSource::StaticBrokerConfig,
+        });
+    }
+    if let Some(default) = &default {
+        synonyms.push(ConfigSynonym {
+            name: name.to_owned(),
+            value: Some(default.clone()),
+            source: ConfigSource::DefaultConfig,
+        });
+    }
+    ConfigEntry {
+        name,
+        value: set.map(str::to_owned).or(default),
+        source: synonyms.first().map_or(ConfigSource::DefaultConfig, |first| first.source),
+        read_only: true,
+        ty,
+        synonyms,
+        documentation: broker_documentation(name),
+    }
+}
+
+/// A short description of each topic config (Kafka's meaning, in our words).
+pub fn topic_documentation(name: &str) -> &'static str {
+    match name {
+        "cleanup.policy" => {
+            "How old log segments are retired: 'delete' removes them by age or size, \
+             'compact' keeps the latest record per key; both may be given."
+        }
+        "compression.gzip.level" => "The gzip level used when the topic recompresses to gzip.",
+        "compression.lz4.level" => "The lz4 level used when the topic recompresses to lz4.",
+        "compression.type" => {
+            "The codec batches are stored with: 'producer' keeps the producer's codec; \
+             another codec means the broker recompresses to it."
+        }
+        "compression.zstd.level" => "The zstd level used when the topic recompresses to zstd.",
+        "delete.retention.ms" => {
+            "How long a tombstone (null value) stays in a compacted topic after the cleaner \
+             first reached it, so consumers can see the delete."
+        }
+        "file.delete.delay.ms" => "How long a deleted segment's files wait before removal.",
+        "flush.messages" => {
+            "Force an fsync after this many records are appended (acknowledgements wait for it)."
+        }
+        "flush.ms" => "Force an fsync when unflushed records are this old.",
+        "follower.replication.throttled.replicas" => {
+            "Replicas whose follower-side replication is throttled (partition:broker, or *)."
+        }
+        "index.interval.bytes" => "Bytes appended between two offset index entries.",
+        "leader.replication.throttled.replicas" => {
+            "Replicas whose leader-side replication is throttled (partition:broker, or *)."
+        }
+        "local.retention.bytes" => "Bytes kept locally when tiered storage is enabled.",
+        "local.retention.ms" => "Time segments are kept locally when tiered storage is enabled.",
+        "max.compaction.lag.ms" => "The longest a record may stay uncompacted.",
+        "max.message.bytes" => "The largest record batch accepted, in bytes.",
+        "message.timestamp.after.max.ms" => {
+            "How far a record's CreateTime may lie after the broker's clock."
+        }
+        "message.timestamp.before.max.ms" => {
+            "How far a record's CreateTime may lie before the broker's clock."
+        }
+        "message.timestamp.type" => {
+            "CreateTime keeps the producer's timestamp; LogAppendTime stamps the broker's clock \
+             at append."
+        }
+        "min.cleanable.dirty.ratio" => {
+            "The share of a log that must be uncompacted before the cleaner compacts it."
+        }
+        "min.compaction.lag.ms" => "The least time a record stays uncompacted.",
+        "min.insync.replicas" => {
+            "Replicas that must have a record before an acks=all produce succeeds."
+        }
+        "preallocate" => "Preallocate segment files on creation.",
+        "remote.log.copy.disable" => "Stop copying segments to tiered storage.",
+        "remote.log.delete.on.disable" => "Delete tiered data when tiered storage is disabled.",
+        "remote.storage.enable" => "Enable tiered storage for the topic.",
+        "retention.bytes" => {
+            "The largest a partition may grow before old segments go (-1: no limit)."
+        }
+        "retention.ms" => "How long segments are kept before deletion (-1: forever).",
+        "segment.bytes" => "The size at which a segment file rolls.",
+        "segment.index.bytes" => "The size of each segment's offset and time index files.",
+        "segment.jitter.ms" => "The most random jitter subtracted from segment.ms.",
+        "segment.ms" => "The age at which a segment rolls even if not full.",
+        "unclean.leader.election.enable" => {
+            "Allow an out-of-sync replica to become leader (may lose records)."
+        }
+        _ => "",
+    }
+}
+
+/// A short description of each broker config.
+pub fn broker_documentation(name: &str) -> &'static str {
+    match name {
+        "listeners" => "The listener clients connect to (PLAINTEXT://host:port).",
+        "advertised.listeners" => "The address Metadata tells clients to connect to.",
+        "log.dirs" | "log.dir" => "The data directory.",
+        "node.id" | "broker.id" => "This broker's id.",
+        "num.partitions" => "Partitions of a topic created without a count.",
+        "default.replication.factor" => "Replicas of a topic created without a factor.",
+        "auto.create.topics.enable" => "Create a topic when Metadata or Produce names it.",
+        "socket.request.max.bytes" => "The largest request frame accepted.",
+        "max.connections" => "The most client connections served at once.",
+        "queued.max.request.bytes" => "Request bytes held in memory across all connections.",
+        "fetch.max.bytes" => "The most record bytes in one fetch response.",
+        "connections.max.idle.ms" => "Idle connections are closed after this long.",
+        "log.flush.offset.checkpoint.interval.ms" => {
+            "How often the recovery-point checkpoint is written."
+        }
+        "group.min.session.timeout.ms" => "The shortest session timeout a member may ask for.",
+        "group.max.session.timeout.ms" => "The longest session timeout a member may ask for.",
+        "group.initial.rebalance.delay.ms" => {
+            "How long an empty group's first rebalance waits for more members."
+        }
+        "group.max.size" => "The most members one consumer group may have.",
+        "offsets.topic.num.partitions" => "Partitions of __consumer_offsets.",
+        "offsets.topic.replication.factor" => "Replicas of __consumer_offsets.",
+        "offsets.topic.segment.bytes" => "Segment size of __consumer_offsets.",
+        "offsets.retention.minutes" => "How long committed offsets of an empty group are kept.",
+        "offsets.retention.check.interval.ms" => "How often expired offsets are removed.",
+        "offset.metadata.max.bytes" => "The largest metadata string of a committed offset.",
+        "producer.id.expiration.ms" => {
+            "How long an idle idempotent producer's state is kept in each partition."
+        }
+        "producer.id.expiration.check.interval.ms" => {
+            "How often expired producer state is removed."
+        }
+        other => {
+            // Broker keys that set a topic config's default document that config.
+            TOPIC_CONFIGS
+                .iter()
+                .find(|def| def.synonyms.iter().any(|synonym| synonym.broker_key == other))
+                .map_or("", |def| topic_documentation(def.name))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn properties(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect()
+    }
+
+    fn entry<'a>(entries: &'a [ConfigEntry], name: &str) -> &'a ConfigEntry {
+        entries.iter().find(|entry| entry.name == name).unwrap()
+    }
+
+    #[test]
+    fn topic_sources_and_synonyms_follow_precedence() {
+        let defaults =
+            TopicDefaults::from_broker_properties(&properties(&[("log.retention.hours", "2")]))
+                .unwrap();
+        let overrides = properties(&[("segment.bytes", "1048576")]);
+        let entries = topic_entries(&defaults, &overrides);
+        assert_eq!(entries.len(), TOPIC_CONFIGS.len());
+        assert!(TOPIC_CONFIGS.iter().all(|def| !topic_documentation(def.name).is_empty()));
+
+        let segment = entry(&entries, "segment.bytes");
+        assert_eq!(segment.value.as_deref(), Some("1048576"));
+        assert_eq!(segment.source, ConfigSource::TopicConfig);
+        let names: Vec<_> = segment.synonyms.iter().map(|s| (s.name.as_str(), s.source)).collect();
+        assert_eq!(
+            names,
+            [
+                ("segment.bytes", ConfigSource::TopicConfig),
+                ("log.segment.bytes", ConfigSource::DefaultConfig)
+            ]
+        );
+
+        let retention = entry(&entries, "retention.ms");
+        assert_eq!(retention.value.as_deref(), Some("7200000"));
+        assert_eq!(retention.source, ConfigSource::StaticBrokerConfig);
+        assert_eq!(retention.synonyms[0].name, "log.retention.hours");
+        assert_eq!(retention.synonyms[0].value.as_deref(), Some("2"));
+        assert_eq!(retention.synonyms[1].value.as_deref(), Some("168"), "Kafka's default");
+
+        let policy = entry(&entries, "cleanup.policy");
+        assert_eq!(policy.source, ConfigSource::DefaultConfig);
+        assert_eq!(policy.value.as_deref(), Some("delete"));
+        assert_eq!(wire_type(policy.ty), 7);
+        let unsynonymed = entry(&entries, "remote.storage.enable");
+        assert!(unsynonymed.synonyms.is_empty());
+        assert_eq!(unsynonymed.source, ConfigSource::DefaultConfig);
+    }
+
+    #[test]
+    fn broker_entries_are_read_only_with_sources() {
+        let config = BrokerConfig::from_properties(&properties(&[
+            ("num.partitions", "6"),
+            ("log.retention.hours", "2"),
+        ]))
+        .unwrap();
+        let entries = broker_entries(&config);
+        let partitions = entry(&entries, "num.partitions");
+        assert_eq!(partitions.value.as_deref(), Some("6"));
+        assert_eq!(partitions.source, ConfigSource::StaticBrokerConfig);
+        assert!(partitions.read_only);
+        let replication = entry(&entries, "default.replication.factor");
+        assert_eq!(replication.value.as_deref(), Some("1"));
+        assert_eq!(replication.source, ConfigSource::DefaultConfig);
+        let hours = entry(&entries, "log.retention.hours");
+        assert_eq!(hours.value.as_deref(), Some("2"));
+        let minutes = entry(&entries, "log.retention.minutes");
+        assert_eq!(minutes.value, None, "no default of its own, as in Kafka");
+        assert_eq!(entry(&entries, "log.segment.bytes").value.as_deref(), Some("1073741824"));
+        assert!(entries.iter().all(|entry| !entry.documentation.is_empty()), "documented");
+    }
+}
