@@ -230,6 +230,35 @@ impl Broker {
         )))
     }
 
+    /// Changes a topic's config overrides: `plan` computes (and validates) the new overrides
+    /// from the current ones. Unless `validate_only`, they are written to the metadata log
+    /// and then applied to the topic's partition logs, which use them from their next append.
+    /// Serialized with topic creation and deletion.
+    pub async fn alter_topic_configs(
+        &self,
+        topic: &str,
+        validate_only: bool,
+        plan: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>>,
+    ) -> Result<()> {
+        crate::metadata::topic_name::validate(topic)?;
+        let _serialized = self.topic_changes.lock().await;
+        let image = self.metadata.image();
+        let current = image
+            .topic(topic)
+            .ok_or_else(|| Error::UnknownTopicOrPartition(topic.to_owned()))?
+            .configs
+            .clone();
+        let next = plan(&current)?;
+        if validate_only || next == current {
+            return Ok(());
+        }
+        self.metadata.set_topic_configs(topic, &next).await?;
+        let log_config = self.log_config(&next);
+        self.logs.set_topic_config(topic, &log_config);
+        tracing::info!(topic, configs = ?next, "topic configs changed");
+        Ok(())
+    }
+
     /// A producer id never handed out before (InitProducerId).
     pub async fn generate_producer_id(&self) -> Result<i64> {
         self.producer_ids.generate_producer_id(&self.metadata).await

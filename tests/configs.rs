@@ -143,3 +143,266 @@ async fn describe_configs_over_the_wire() {
     assert!(retention.synonyms.is_empty());
     assert!(retention.documentation.is_none());
 }
+
+mod alter {
+    use super::*;
+    use common::{producer_config, record_batch};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ProduceRequest,
+        ProduceResponse, TopicName, incremental_alter_configs_request as incremental,
+    };
+    use rdkafka::admin::AlterConfig;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    fn text(value: &str) -> StrBytes {
+        StrBytes::from_string(value.to_owned())
+    }
+
+    fn incremental_resource(
+        resource_type: i8,
+        name: &str,
+        changes: &[(&str, i8, Option<&str>)],
+    ) -> incremental::AlterConfigsResource {
+        incremental::AlterConfigsResource::default()
+            .with_resource_type(resource_type)
+            .with_resource_name(text(name))
+            .with_configs(
+                changes
+                    .iter()
+                    .map(|(name, op, value)| {
+                        incremental::AlterableConfig::default()
+                            .with_name(text(name))
+                            .with_config_operation(*op)
+                            .with_value(value.map(text))
+                    })
+                    .collect(),
+            )
+    }
+
+    async fn incremental_alter(
+        client: &mut RawClient,
+        resources: Vec<incremental::AlterConfigsResource>,
+        validate_only: bool,
+    ) -> Vec<(i16, String)> {
+        let request = IncrementalAlterConfigsRequest::default()
+            .with_resources(resources)
+            .with_validate_only(validate_only);
+        let response: IncrementalAlterConfigsResponse =
+            client.request(ApiKey::IncrementalAlterConfigs, 1, &request).await;
+        response
+            .responses
+            .iter()
+            .map(|result| {
+                let message = result.error_message.as_ref().map(ToString::to_string);
+                (result.error_code, message.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    fn overrides(broker: &TestBroker, topic: &str) -> std::collections::BTreeMap<String, String> {
+        broker.broker().metadata().image().topic(topic).unwrap().configs.clone()
+    }
+
+    /// Produces one batch of `value_bytes`; returns (error code, log_append_time_ms).
+    async fn produce(client: &mut RawClient, topic: &str, value_bytes: usize) -> (i16, i64) {
+        let value = vec![b'v'; value_bytes];
+        let batch = record_batch(
+            &[(Some(b"k".as_slice()), Some(value.as_slice()))],
+            1_600_000_000_000,
+            kafka_protocol::records::Compression::None,
+        );
+        let request =
+            ProduceRequest::default().with_acks(1).with_timeout_ms(5_000).with_topic_data(vec![
+                TopicProduceData::default().with_name(TopicName(text(topic))).with_partition_data(
+                    vec![PartitionProduceData::default().with_index(0).with_records(Some(batch))],
+                ),
+            ]);
+        let response: ProduceResponse = client.request(ApiKey::Produce, 9, &request).await;
+        let partition = &response.responses[0].partition_responses[0];
+        (partition.error_code, partition.log_append_time_ms)
+    }
+
+    #[tokio::test]
+    async fn incremental_changes_apply_live_and_survive_a_restart() {
+        let mut broker = TestBroker::start().await;
+        create_topic(&broker.bootstrap(), "live", 1, &[("retention.ms", "1000")]).await;
+        let mut client = RawClient::connect(broker.address()).await;
+        assert_eq!(produce(&mut client, "live", 2_000).await, (0, -1));
+
+        let answers = incremental_alter(
+            &mut client,
+            vec![incremental_resource(
+                2,
+                "live",
+                &[
+                    ("max.message.bytes", 0, Some("1000")),
+                    ("message.timestamp.type", 0, Some("LogAppendTime")),
+                    ("retention.ms", 1, None),
+                    ("cleanup.policy", 2, Some("compact")),
+                ],
+            )],
+            false,
+        )
+        .await;
+        assert_eq!(answers, [(0, String::new())]);
+        let expected: std::collections::BTreeMap<String, String> = [
+            ("cleanup.policy", "delete,compact"),
+            ("max.message.bytes", "1000"),
+            ("message.timestamp.type", "LogAppendTime"),
+        ]
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
+        assert_eq!(overrides(&broker, "live"), expected);
+        // Live, without a restart: the size limit and the broker's timestamps apply.
+        assert_eq!(produce(&mut client, "live", 2_000).await.0, 10, "MESSAGE_TOO_LARGE");
+        let (code, log_append_time) = produce(&mut client, "live", 10).await;
+        assert_eq!(code, 0);
+        assert!(log_append_time > 1_600_000_000_000, "LogAppendTime stamped: {log_append_time}");
+
+        // validate_only changes nothing.
+        let answers = incremental_alter(
+            &mut client,
+            vec![incremental_resource(2, "live", &[("max.message.bytes", 0, Some("5000"))])],
+            true,
+        )
+        .await;
+        assert_eq!(answers[0].0, 0);
+        assert_eq!(overrides(&broker, "live"), expected);
+
+        broker.restart().await;
+        assert_eq!(overrides(&broker, "live"), expected, "recorded in the metadata log");
+        let mut client = RawClient::connect(broker.address()).await;
+        assert_eq!(produce(&mut client, "live", 2_000).await.0, 10, "applied again at start");
+    }
+
+    #[tokio::test]
+    async fn refused_changes_carry_kafka_codes_per_resource() {
+        let broker = TestBroker::start().await;
+        create_topic(&broker.bootstrap(), "strict", 1, &[]).await;
+        let mut client = RawClient::connect(broker.address()).await;
+        let answers = incremental_alter(
+            &mut client,
+            vec![
+                incremental_resource(2, "strict", &[("retention.ms", 0, Some("soon"))]),
+                incremental_resource(2, "absent", &[("retention.ms", 0, Some("1"))]),
+                incremental_resource(2, "other", &[("no.such.config", 0, Some("1"))]),
+                incremental_resource(4, "1", &[("num.partitions", 0, Some("3"))]),
+                incremental_resource(4, "9", &[("num.partitions", 0, Some("3"))]),
+            ],
+            false,
+        )
+        .await;
+        let codes: Vec<i16> = answers.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, [40, 3, 3, 42, 42]);
+        assert!(answers[0].1.contains("retention.ms"), "{}", answers[0].1);
+        create_topic(&broker.bootstrap(), "other", 1, &[]).await;
+        let answers = incremental_alter(
+            &mut client,
+            vec![
+                incremental_resource(2, "other", &[("no.such.config", 0, Some("1"))]),
+                incremental_resource(2, "strict", &[("segment.ms", 2, Some("5"))]),
+                incremental_resource(2, "strict", &[("retention.ms", 9, Some("5"))]),
+                incremental_resource(2, "bad/name", &[("retention.ms", 0, Some("5"))]),
+            ],
+            false,
+        )
+        .await;
+        let codes: Vec<i16> = answers.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, [40, 42, 42, 17], "{answers:?}");
+        let answers = incremental_alter(
+            &mut client,
+            vec![
+                incremental_resource(2, "strict", &[("segment.ms", 2, Some("5"))]),
+                incremental_resource(2, "other", &[("retention.ms", 9, Some("5"))]),
+            ],
+            false,
+        )
+        .await;
+        let codes: Vec<i16> = answers.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, [40, 42], "APPEND to a non-list, unknown operation: {answers:?}");
+        assert!(overrides(&broker, "strict").is_empty(), "nothing refused was applied");
+
+        // The legacy AlterConfigs answers the same way.
+        use kafka_protocol::messages::{
+            AlterConfigsRequest, AlterConfigsResponse, alter_configs_request,
+        };
+        let legacy = |resource_type: i8, name: &str, key: &str, value: &str| {
+            alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(resource_type)
+                .with_resource_name(text(name))
+                .with_configs(vec![
+                    alter_configs_request::AlterableConfig::default()
+                        .with_name(text(key))
+                        .with_value(Some(text(value))),
+                ])
+        };
+        for version in 0..=2 {
+            let request = AlterConfigsRequest::default().with_resources(vec![
+                legacy(2, "strict", "segment.bytes", "-5"),
+                legacy(2, "absent", "segment.bytes", "1048576"),
+                legacy(4, "1", "num.partitions", "2"),
+                legacy(2, "other", "segment.bytes", "1048576"),
+            ]);
+            let response: AlterConfigsResponse =
+                client.request(ApiKey::AlterConfigs, version, &request).await;
+            let codes: Vec<i16> =
+                response.responses.iter().map(|result| result.error_code).collect();
+            assert_eq!(codes, [40, 3, 42, 0], "v{version}");
+        }
+        assert_eq!(
+            overrides(&broker, "other").get("segment.bytes").map(String::as_str),
+            Some("1048576")
+        );
+        assert!(overrides(&broker, "strict").is_empty());
+    }
+
+    #[tokio::test]
+    async fn rdkafka_alter_configs_replaces_the_overrides() {
+        let broker = TestBroker::start().await;
+        let bootstrap = broker.bootstrap();
+        create_topic(&bootstrap, "legacy", 1, &[("retention.ms", "1000"), ("segment.ms", "60000")])
+            .await;
+        let admin = admin(&bootstrap);
+        let results = admin
+            .alter_configs(
+                &[AlterConfig::new(ResourceSpecifier::Topic("legacy"))
+                    .set("segment.bytes", "1048576")],
+                &options(),
+            )
+            .await
+            .expect("alter configs request");
+        assert!(results[0].is_ok(), "{results:?}");
+        let expected: std::collections::BTreeMap<String, String> =
+            [("segment.bytes".to_owned(), "1048576".to_owned())].into();
+        assert_eq!(overrides(&broker, "legacy"), expected, "the others went back to defaults");
+        let described = admin
+            .describe_configs(&[ResourceSpecifier::Topic("legacy")], &options())
+            .await
+            .unwrap();
+        let described = described[0].as_ref().unwrap();
+        let entries = described.entry_map();
+        assert_eq!(entries["segment.bytes"].source, ConfigSource::DynamicTopic);
+        assert_eq!(entries["retention.ms"].source, ConfigSource::Default);
+        let refused = admin
+            .alter_configs(
+                &[AlterConfig::new(ResourceSpecifier::Topic("legacy")).set("segment.bytes", "-5")],
+                &options(),
+            )
+            .await
+            .unwrap();
+        // (The rdkafka crate reports every AlterConfigs resource as Ok; the broker's refusal
+        // shows in the unchanged overrides.)
+        assert_eq!(refused.len(), 1);
+        assert_eq!(overrides(&broker, "legacy"), expected, "the invalid value was refused");
+
+        // A produce still works under the new config (the producer sees no change).
+        let producer: FutureProducer = producer_config(&bootstrap, &[]).create().unwrap();
+        producer
+            .send(FutureRecord::to("legacy").key("k").payload("v"), Duration::from_secs(10))
+            .await
+            .map_err(|(error, _)| error)
+            .unwrap();
+    }
+}

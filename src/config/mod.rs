@@ -5,6 +5,7 @@
 //! `127.0.0.1:9092` from `./riffle-data`. Unknown keys are warned about and ignored; invalid
 //! values stop start-up with a message naming the key.
 
+pub mod alter;
 pub mod describe;
 pub mod properties;
 pub mod topic;

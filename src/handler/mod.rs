@@ -6,6 +6,7 @@
 //! handler, encode the response at the request's version. A decode or encode failure closes
 //! the connection with a `tracing` line saying why.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -16,6 +17,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -174,6 +176,13 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ApiKey::DescribeConfigs => {
             respond(context, &describe_configs::handle(context, decode(api_key, version, body)?))
         }
+        ApiKey::AlterConfigs => {
+            respond(context, &alter_configs::handle(context, decode(api_key, version, body)?).await)
+        }
+        ApiKey::IncrementalAlterConfigs => respond(
+            context,
+            &incremental_alter_configs::handle(context, decode(api_key, version, body)?).await,
+        ),
         ApiKey::InitProducerId => respond(
             context,
             &init_producer_id::handle(context, decode(api_key, version, body)?).await,

@@ -259,6 +259,15 @@ impl LogManager {
         Ok(())
     }
 
+    /// Applies a topic's changed config to each of its partition logs.
+    pub fn set_topic_config(&self, topic: &str, config: &Arc<LogConfig>) {
+        if let Some(logs) = self.topic(topic) {
+            for log in &logs.partitions {
+                log.set_config(Arc::clone(config));
+            }
+        }
+    }
+
     /// Queues `log` for an fsync (group commit).
     pub fn request_flush(&self, log: &Arc<PartitionLog>) {
         self.flusher.request(log);

@@ -123,7 +123,9 @@ pub struct OpenLog {
 pub struct PartitionLog {
     topic_partition: TopicPartition,
     dir: PathBuf,
-    config: Arc<LogConfig>,
+    /// Replaced whole when the topic's configs change (IncrementalAlterConfigs); each append
+    /// reads it once.
+    config: parking_lot::RwLock<Arc<LogConfig>>,
     clock: Clock,
     state: Mutex<LogState>,
     high_watermark: watch::Sender<i64>,
@@ -272,7 +274,7 @@ impl PartitionLog {
         Ok(Self {
             topic_partition: options.topic_partition,
             dir: options.dir,
-            config: options.config,
+            config: parking_lot::RwLock::new(options.config),
             clock: options.clock,
             state: Mutex::new(state),
             high_watermark,
@@ -290,7 +292,12 @@ impl PartitionLog {
     }
 
     pub fn config(&self) -> Arc<LogConfig> {
-        Arc::clone(&self.config)
+        Arc::clone(&self.config.read())
+    }
+
+    /// Applies a changed topic config from the next append or read on.
+    pub fn set_config(&self, config: Arc<LogConfig>) {
+        *self.config.write() = config;
     }
 
     pub fn offsets(&self) -> LogOffsets {

@@ -207,6 +207,39 @@ impl MetadataStore {
         Ok(())
     }
 
+    /// Durably replaces a topic's config overrides with `next`: one ConfigRecord per key
+    /// that changes (a null value removes an override), written as one batch.
+    pub async fn set_topic_configs(
+        &self,
+        topic: &str,
+        next: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        let image = self.image();
+        let current = &image
+            .topic(topic)
+            .ok_or_else(|| Error::UnknownTopicOrPartition(topic.to_owned()))?
+            .configs;
+        let removed = current
+            .keys()
+            .filter(|name| !next.contains_key(*name))
+            .map(|name| (name.clone(), None));
+        let changed = next
+            .iter()
+            .filter(|(name, value)| current.get(*name) != Some(*value))
+            .map(|(name, value)| (name.clone(), Some(value.clone())));
+        let records: Vec<MetadataRecord> = removed
+            .chain(changed)
+            .map(|(name, value)| MetadataRecord::Config {
+                resource_type: records::RESOURCE_TYPE_TOPIC,
+                resource_name: topic.to_owned(),
+                name,
+                value,
+            })
+            .collect();
+        self.commit(&image, records).await
+    }
+
     /// Durably reserves the next `count` producer ids (KRaft's `AllocateProducerIds`): the
     /// block is recorded in the metadata log before any id in it is handed out, so no id is
     /// ever given twice, across restarts and crashes.

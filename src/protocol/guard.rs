@@ -22,8 +22,9 @@
 use std::mem::size_of;
 
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, GroupId, TopicName, create_topics_request, delete_topics_request,
-    describe_configs_request, fetch_request, join_group_request, leave_group_request,
+    ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_topics_request,
+    delete_topics_request, describe_configs_request, fetch_request,
+    incremental_alter_configs_request, join_group_request, leave_group_request,
     list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
     offset_fetch_request, produce_request, sync_group_request,
 };
@@ -128,6 +129,8 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::OffsetDelete => Some(&OFFSET_DELETE),
         ApiKey::InitProducerId => Some(&INIT_PRODUCER_ID),
         ApiKey::DescribeConfigs => Some(&DESCRIBE_CONFIGS),
+        ApiKey::AlterConfigs => Some(&ALTER_CONFIGS),
+        ApiKey::IncrementalAlterConfigs => Some(&INCREMENTAL_ALTER_CONFIGS),
         _ => None,
     }
 }
@@ -408,6 +411,51 @@ static DESCRIBE_CONFIGS: RequestShape = RequestShape {
         ),
         field(Ty::Bool, 1, ALL),
         field(Ty::Bool, 3, ALL),
+    ],
+};
+
+static ALTER_CONFIGS_CONFIG: [Field; 2] = [field(Ty::String, 0, ALL), field(Ty::String, 0, ALL)];
+static ALTER_CONFIGS_RESOURCE: [Field; 3] = [
+    field(Ty::Int8, 0, ALL),
+    field(Ty::String, 0, ALL),
+    field(structs::<alter_configs_request::AlterableConfig>(&ALTER_CONFIGS_CONFIG), 0, ALL),
+];
+static ALTER_CONFIGS: RequestShape = RequestShape {
+    flexible_min: 2,
+    fields: &[
+        field(
+            structs::<alter_configs_request::AlterConfigsResource>(&ALTER_CONFIGS_RESOURCE),
+            0,
+            ALL,
+        ),
+        field(Ty::Bool, 0, ALL),
+    ],
+};
+
+static INCREMENTAL_ALTER_CONFIGS_CONFIG: [Field; 3] =
+    [field(Ty::String, 0, ALL), field(Ty::Int8, 0, ALL), field(Ty::String, 0, ALL)];
+static INCREMENTAL_ALTER_CONFIGS_RESOURCE: [Field; 3] = [
+    field(Ty::Int8, 0, ALL),
+    field(Ty::String, 0, ALL),
+    field(
+        structs::<incremental_alter_configs_request::AlterableConfig>(
+            &INCREMENTAL_ALTER_CONFIGS_CONFIG,
+        ),
+        0,
+        ALL,
+    ),
+];
+static INCREMENTAL_ALTER_CONFIGS: RequestShape = RequestShape {
+    flexible_min: 1,
+    fields: &[
+        field(
+            structs::<incremental_alter_configs_request::AlterConfigsResource>(
+                &INCREMENTAL_ALTER_CONFIGS_RESOURCE,
+            ),
+            0,
+            ALL,
+        ),
+        field(Ty::Bool, 0, ALL),
     ],
 };
 

@@ -47,7 +47,9 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     // v5+ belongs to transactions V2 (KIP-890), which needs a transaction coordinator.
     api(ApiKey::InitProducerId, 0, 4),
     api(ApiKey::DescribeConfigs, 1, 4),
+    api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeCluster, 0, 1),
 ];
@@ -91,6 +93,8 @@ mod tests {
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
             ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+            ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+            ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         };
         (range.min, range.max)

@@ -11,6 +11,9 @@ import java.util.UUID;
 import java.util.concurrent.Future;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -23,6 +26,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -75,7 +79,43 @@ public final class RiffleCompat {
             check("admin creates a topic with " + PARTITIONS + " partitions",
                 description.partitions().size() == PARTITIONS,
                 "described " + description.partitions().size() + " partitions");
+            configs(admin, topic + "-configs");
         }
+    }
+
+    /** describeConfigs and incrementalAlterConfigs on a topic of its own, and the broker's configs. */
+    private static void configs(Admin admin, String topic) throws Exception {
+        admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        ConfigEntry before = admin.describeConfigs(List.of(resource)).all().get().get(resource).get("retention.ms");
+        check("describeConfigs reports Kafka's default retention.ms",
+            before != null && "604800000".equals(before.value()) && before.source() == ConfigEntry.ConfigSource.DEFAULT_CONFIG,
+            "got " + before);
+        admin.incrementalAlterConfigs(Map.of(resource, List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "3600000"), AlterConfigOp.OpType.SET),
+            new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)))).all().get();
+        Config after = admin.describeConfigs(List.of(resource)).all().get().get(resource);
+        ConfigEntry retention = after.get("retention.ms");
+        ConfigEntry policy = after.get("cleanup.policy");
+        check("incrementalAlterConfigs SET and APPEND take effect",
+            "3600000".equals(retention.value()) && retention.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG
+                && "delete,compact".equals(policy.value()),
+            "retention.ms " + retention + ", cleanup.policy " + policy);
+        String refusal = null;
+        try {
+            admin.incrementalAlterConfigs(Map.of(resource, List.of(
+                new AlterConfigOp(new ConfigEntry("retention.ms", "soon"), AlterConfigOp.OpType.SET)))).all().get();
+            refusal = "an invalid value was accepted";
+        } catch (java.util.concurrent.ExecutionException expected) {
+            if (!(expected.getCause() instanceof org.apache.kafka.common.errors.InvalidConfigurationException)) {
+                refusal = "refused with " + expected.getCause();
+            }
+        }
+        check("an invalid config value is refused with INVALID_CONFIG", refusal == null, refusal);
+        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, "1");
+        ConfigEntry partitions = admin.describeConfigs(List.of(broker)).all().get().get(broker).get("num.partitions");
+        check("describeConfigs lists the broker's configs", partitions != null && partitions.value() != null,
+            "num.partitions " + partitions);
     }
 
     /** Produces with the default config; returns each record's metadata by index. */

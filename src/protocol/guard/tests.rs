@@ -344,6 +344,51 @@ fn describe_configs_every_version() {
 }
 
 #[test]
+fn alter_configs_every_version() {
+    for version in served_versions(ApiKey::AlterConfigs) {
+        let configs = vec![
+            alter_configs_request::AlterableConfig::default()
+                .with_name(text("retention.ms"))
+                .with_value(Some(text("1000"))),
+            alter_configs_request::AlterableConfig::default().with_name(text("segment.ms")),
+        ];
+        let request = AlterConfigsRequest::default()
+            .with_resources(vec![
+                alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(text("orders"))
+                    .with_configs(configs),
+            ])
+            .with_validate_only(true);
+        assert_walks_exactly(ApiKey::AlterConfigs, version, &request);
+    }
+}
+
+#[test]
+fn incremental_alter_configs_every_version() {
+    for version in served_versions(ApiKey::IncrementalAlterConfigs) {
+        let configs = vec![
+            incremental_alter_configs_request::AlterableConfig::default()
+                .with_name(text("cleanup.policy"))
+                .with_config_operation(2)
+                .with_value(Some(text("compact"))),
+            incremental_alter_configs_request::AlterableConfig::default()
+                .with_name(text("segment.ms"))
+                .with_config_operation(1),
+        ];
+        let request = IncrementalAlterConfigsRequest::default()
+            .with_resources(vec![
+                incremental_alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(text("orders"))
+                    .with_configs(configs),
+            ])
+            .with_validate_only(false);
+        assert_walks_exactly(ApiKey::IncrementalAlterConfigs, version, &request);
+    }
+}
+
+#[test]
 fn init_producer_id_every_version() {
     for version in served_versions(ApiKey::InitProducerId) {
         for transactional_id in [None, Some("txn-1")] {
