@@ -240,15 +240,20 @@ impl Broker {
         validate_only: bool,
         plan: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>>,
     ) -> Result<()> {
+        if topic.is_empty() {
+            return Err(Error::InvalidRequest("Default topic resources are not allowed.".into()));
+        }
         crate::metadata::topic_name::validate(topic)?;
         let _serialized = self.topic_changes.lock().await;
         let image = self.metadata.image();
-        let current = image
-            .topic(topic)
-            .ok_or_else(|| Error::UnknownTopicOrPartition(topic.to_owned()))?
-            .configs
-            .clone();
+        // As KRaft's ConfigurationControlManager: the change is validated before the topic's
+        // existence is checked.
+        let existing = image.topic(topic);
+        let current = existing.map(|topic| topic.configs.clone()).unwrap_or_default();
         let next = plan(&current)?;
+        if existing.is_none() {
+            return Err(Error::UnknownTopicOrPartition(topic.to_owned()));
+        }
         if validate_only || next == current {
             return Ok(());
         }

@@ -120,3 +120,8 @@ const _: () = assert!((PARTITIONS_PER_TOPIC_MAX as usize) <= PARTITIONS_TOTAL_MA
 /// partition's state without bound. At the cap the least recently active tenth is forgotten
 /// (see `log::producer_state`).
 pub const PRODUCERS_PER_PARTITION_MAX: usize = 100_000;
+
+/// Config entries in one DescribeConfigs answer. A request can name the same topic hundreds
+/// of thousands of times in a few megabytes, each answered with every topic config; past this
+/// many entries the remaining resources get INVALID_REQUEST instead.
+pub const DESCRIBE_CONFIGS_ENTRIES_MAX: usize = 100_000;

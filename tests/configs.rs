@@ -70,7 +70,7 @@ async fn rdkafka_describes_topic_and_broker_configs_with_sources() {
         )
         .await
         .expect("describe configs request");
-    assert!(results[0].as_ref().map_or(true, |absent| absent.entries.is_empty()));
+    assert!(results[0].as_ref().is_ok_and(|absent| absent.entries.is_empty()));
     assert!(results[1].as_ref().is_ok_and(|described| !described.entries.is_empty()));
 }
 
@@ -131,6 +131,25 @@ async fn describe_configs_over_the_wire() {
         assert_eq!(broker_entry.name.as_str(), "num.partitions");
         assert!(broker_entry.read_only);
     }
+    // An empty key list asks for every config, as null does.
+    let request =
+        DescribeConfigsRequest::default().with_resources(vec![resource(2, "wire", Some(&[]))]);
+    let response: DescribeConfigsResponse =
+        client.request(ApiKey::DescribeConfigs, 4, &request).await;
+    assert_eq!(response.results[0].configs.len(), riffle::config::topic::TOPIC_CONFIGS.len());
+    // A request naming one topic thousands of times is answered up to the entry cap.
+    let request = DescribeConfigsRequest::default()
+        .with_resources((0..4_000).map(|_| resource(2, "wire", None)).collect());
+    let response: DescribeConfigsResponse =
+        client.request(ApiKey::DescribeConfigs, 4, &request).await;
+    let answered: usize = response.results.iter().map(|result| result.configs.len()).sum();
+    assert!(
+        answered
+            <= riffle::limits::DESCRIBE_CONFIGS_ENTRIES_MAX
+                + riffle::config::topic::TOPIC_CONFIGS.len()
+    );
+    assert_eq!(response.results.last().unwrap().error_code, 42);
+    assert_eq!(response.results[0].error_code, 0);
     // Without include_synonyms or include_documentation, neither is sent.
     let request = DescribeConfigsRequest::default().with_resources(vec![resource(
         2,
@@ -295,7 +314,25 @@ mod alter {
         )
         .await;
         let codes: Vec<i16> = answers.iter().map(|(code, _)| *code).collect();
-        assert_eq!(codes, [40, 3, 3, 42, 42]);
+        // An unknown key on a missing topic is INVALID_CONFIG: KRaft validates the change
+        // before it checks that the topic exists.
+        assert_eq!(codes, [40, 3, 40, 42, 42]);
+        let answers = incremental_alter(
+            &mut client,
+            vec![
+                incremental_resource(2, "other", &[("retention.ms", 0, None)]),
+                incremental_resource(2, "", &[("retention.ms", 0, Some("5"))]),
+                incremental_resource(2, "strict", &[("no.such.config", 1, None)]),
+            ],
+            false,
+        )
+        .await;
+        let codes: Vec<i16> = answers.iter().map(|(code, _)| *code).collect();
+        assert_eq!(
+            codes,
+            [42, 42, 0],
+            "null SET (before the existence check), default topic resource, unknown DELETE"
+        );
         assert!(answers[0].1.contains("retention.ms"), "{}", answers[0].1);
         create_topic(&broker.bootstrap(), "other", 1, &[]).await;
         let answers = incremental_alter(

@@ -5,12 +5,14 @@
 //! again), APPEND items to or SUBTRACT items from a LIST config. APPEND and SUBTRACT start
 //! from the override, else the config's Kafka default, as Kafka's `ConfigAdminManager` does.
 //! The legacy AlterConfigs replaces every override with the set given. A key named twice in
-//! one resource is INVALID_REQUEST; an unknown key, a bad value, or APPEND/SUBTRACT on a
-//! non-list config is INVALID_CONFIG naming the key.
+//! one resource, or a null value (except to DELETE), is INVALID_REQUEST; an unknown key, a bad
+//! value, or APPEND/SUBTRACT on a non-list config is INVALID_CONFIG naming the key. Deleting
+//! an unknown key does nothing, as in Kafka. Values are stored trimmed. A value longer than
+//! [`CONFIG_VALUE_LENGTH_MAX`] is refused before it is split or parsed.
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::topic::{ConfigType, definition, validate};
+use super::topic::{CONFIG_VALUE_LENGTH_MAX, ConfigType, definition, validate};
 use crate::error::{Error, Result};
 
 /// An IncrementalAlterConfigs operation (`AlterConfigOp.OpType`).
@@ -59,6 +61,20 @@ fn known(name: &str) -> Result<&'static super::topic::TopicConfigDef> {
         .ok_or_else(|| Error::InvalidConfig(format!("Unknown topic config name: {name}")))
 }
 
+/// Kafka's `preprocess` check: every operation but DELETE needs a value.
+fn require_value<'a>(name: &str, value: Option<&'a str>) -> Result<&'a str> {
+    value.ok_or_else(|| Error::InvalidRequest(format!("Null value not supported for : {name}")))
+}
+
+fn check_length(name: &str, value: &str) -> Result<()> {
+    if value.len() > CONFIG_VALUE_LENGTH_MAX {
+        return Err(Error::InvalidConfig(format!(
+            "Invalid value for configuration {name}: longer than {CONFIG_VALUE_LENGTH_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
 fn list_items(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
 }
@@ -69,17 +85,21 @@ pub fn incremental_topic_overrides(
     changes: &[ConfigChange],
 ) -> Result<BTreeMap<String, String>> {
     refuse_duplicates(changes.iter().map(|change| change.name.as_str()))?;
+    for change in changes.iter().filter(|change| change.op != AlterOp::Delete) {
+        check_length(&change.name, require_value(&change.name, change.value.as_deref())?)?;
+    }
     let mut next = current.clone();
     for change in changes {
+        if change.op == AlterOp::Delete {
+            next.remove(&change.name);
+            continue;
+        }
         let def = known(&change.name)?;
+        let given = require_value(&change.name, change.value.as_deref())?.trim();
         match change.op {
-            AlterOp::Set => {
-                validate(&change.name, change.value.as_deref())?;
-                let value = change.value.clone().unwrap_or_default();
-                next.insert(change.name.clone(), value);
-            }
-            AlterOp::Delete => {
-                next.remove(&change.name);
+            AlterOp::Set | AlterOp::Delete => {
+                validate(&change.name, Some(given))?;
+                next.insert(change.name.clone(), given.to_owned());
             }
             AlterOp::Append | AlterOp::Subtract => {
                 if def.ty != ConfigType::List {
@@ -91,15 +111,17 @@ pub fn incremental_topic_overrides(
                 }
                 let old = next.get(&change.name).map_or(def.default, String::as_str);
                 let mut items = list_items(old);
-                let given = list_items(change.value.as_deref().unwrap_or_default());
+                let given = list_items(given);
                 if change.op == AlterOp::Append {
+                    let mut present: HashSet<String> = items.iter().cloned().collect();
                     for item in given {
-                        if !items.contains(&item) {
+                        if present.insert(item.clone()) {
                             items.push(item);
                         }
                     }
                 } else {
-                    items.retain(|item| !given.contains(item));
+                    let removed: HashSet<&String> = given.iter().collect();
+                    items.retain(|item| !removed.contains(item));
                 }
                 let value = items.join(",");
                 validate(&change.name, Some(&value))?;
@@ -115,11 +137,15 @@ pub fn replacement_topic_overrides(
     configs: &[(String, Option<String>)],
 ) -> Result<BTreeMap<String, String>> {
     refuse_duplicates(configs.iter().map(|(name, _)| name.as_str()))?;
+    for (name, value) in configs {
+        check_length(name, require_value(name, value.as_deref())?)?;
+    }
     let mut next = BTreeMap::new();
     for (name, value) in configs {
         known(name)?;
-        validate(name, value.as_deref())?;
-        next.insert(name.clone(), value.clone().unwrap_or_default());
+        let value = require_value(name, value.as_deref())?.trim();
+        validate(name, Some(value))?;
+        next.insert(name.clone(), value.to_owned());
     }
     Ok(next)
 }
@@ -164,10 +190,17 @@ mod tests {
             &[
                 change("cleanup.policy", AlterOp::Append, Some("compact")),
                 change("max.message.bytes", AlterOp::Delete, None),
+                change("no.such.config", AlterOp::Delete, None),
             ],
         )
         .unwrap();
         assert_eq!(again, next);
+        let trimmed = incremental_topic_overrides(
+            &BTreeMap::new(),
+            &[change("message.timestamp.type", AlterOp::Set, Some(" LogAppendTime "))],
+        )
+        .unwrap();
+        assert_eq!(trimmed["message.timestamp.type"], "LogAppendTime");
     }
 
     #[test]
@@ -178,7 +211,14 @@ mod tests {
         };
         assert_eq!(code(&[change("no.such", AlterOp::Set, Some("1"))]), 40);
         assert_eq!(code(&[change("retention.ms", AlterOp::Set, Some("soon"))]), 40);
-        assert_eq!(code(&[change("retention.ms", AlterOp::Set, None)]), 40);
+        assert_eq!(
+            code(&[change("retention.ms", AlterOp::Set, None)]),
+            42,
+            "null: Kafka's preprocess"
+        );
+        assert_eq!(code(&[change("cleanup.policy", AlterOp::Append, None)]), 42);
+        let huge = "compact,".repeat(10_000);
+        assert_eq!(code(&[change("cleanup.policy", AlterOp::Append, Some(&huge))]), 40);
         assert_eq!(code(&[change("retention.ms", AlterOp::Append, Some("1"))]), 40);
         assert_eq!(code(&[change("cleanup.policy", AlterOp::Append, Some("shred"))]), 40);
         assert_eq!(

@@ -118,7 +118,16 @@ fn topic_entry(
 pub fn broker_entries(config: &BrokerConfig) -> Vec<ConfigEntry> {
     let mut entries: BTreeMap<&'static str, ConfigEntry> = BTreeMap::new();
     for (name, ty, default) in BrokerConfig::default().described_values() {
-        let set = config.raw_value(name);
+        // Two names for one setting: either one sets both.
+        let alias = match name {
+            "broker.id" => Some("node.id"),
+            "node.id" => Some("broker.id"),
+            "log.dir" => Some("log.dirs"),
+            "log.dirs" => Some("log.dir"),
+            _ => None,
+        };
+        let set =
+            config.raw_value(name).or_else(|| alias.and_then(|alias| config.raw_value(alias)));
         entries.insert(name, broker_entry(name, ty, set, default));
     }
     // Broker keys that set topic defaults (`log.retention.hours`, ...).
@@ -344,8 +353,10 @@ mod tests {
         let config = BrokerConfig::from_properties(&properties(&[
             ("num.partitions", "6"),
             ("log.retention.hours", "2"),
+            ("node.id", "3"),
         ]))
         .unwrap();
+        assert_eq!(entry(&broker_entries(&config), "broker.id").value.as_deref(), Some("3"));
         let entries = broker_entries(&config);
         let partitions = entry(&entries, "num.partitions");
         assert_eq!(partitions.value.as_deref(), Some("6"));

@@ -36,6 +36,9 @@ pub enum Validator {
     ThrottledReplicas,
 }
 
+/// Characters of a refused value quoted in the error message.
+const VALUE_SHOWN_MAX: usize = 128;
+
 /// Longest config value accepted (values are stored as i16-length strings).
 pub const CONFIG_VALUE_LENGTH_MAX: usize = i16::MAX as usize;
 
@@ -222,7 +225,11 @@ pub fn validate(name: &str, value: Option<&str>) -> Result<()> {
         )));
     };
     check_value(def, value).map_err(|reason| {
-        Error::InvalidConfig(format!("Invalid value {value} for configuration {name}: {reason}"))
+        let shown: String = value.chars().take(VALUE_SHOWN_MAX).collect();
+        let cut = if shown.len() < value.len() { "..." } else { "" };
+        Error::InvalidConfig(format!(
+            "Invalid value {shown}{cut} for configuration {name}: {reason}"
+        ))
     })
 }
 
@@ -424,7 +431,7 @@ impl LogConfig {
             segment_index_bytes: unsigned("segment.index.bytes"),
             index_interval_bytes: unsigned("index.interval.bytes"),
             max_message_bytes: usize::try_from(number("max.message.bytes")).unwrap_or(0),
-            timestamp_type: if value("message.timestamp.type") == "LogAppendTime" {
+            timestamp_type: if value("message.timestamp.type").trim() == "LogAppendTime" {
                 TimestampType::LogAppendTime
             } else {
                 TimestampType::CreateTime

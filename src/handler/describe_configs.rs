@@ -6,8 +6,10 @@
 //! broker's id, or the empty name for the cluster-wide dynamic defaults (none exist yet, so
 //! the list is empty); another id is INVALID_REQUEST. Other resource types (broker loggers,
 //! client metrics, groups) are INVALID_REQUEST: Riffle has none. `configuration_keys` picks
-//! configs by name (unknown names are left out); null asks for all. Synonyms come with v1+
-//! when `include_synonyms` is set, documentation with v3+ when asked.
+//! configs by name (unknown names are left out); null or empty asks for all. Synonyms come
+//! with v1+ when `include_synonyms` is set, documentation with v3+ when asked. At most
+//! [`DESCRIBE_CONFIGS_ENTRIES_MAX`] entries are answered; later resources get
+//! INVALID_REQUEST.
 
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_configs_response::{
@@ -19,6 +21,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::RequestContext;
 use crate::config::describe::{ConfigEntry, broker_entries, topic_entries, wire_type};
 use crate::error::{Error, Result};
+use crate::limits::DESCRIBE_CONFIGS_ENTRIES_MAX;
 
 /// `ConfigResource.Type` values.
 pub const RESOURCE_TOPIC: i8 = 2;
@@ -30,6 +33,7 @@ pub fn handle(
 ) -> DescribeConfigsResponse {
     let include_synonyms = request.include_synonyms;
     let include_documentation = context.version >= 3 && request.include_documentation;
+    let mut answered = 0usize;
     let results = request
         .resources
         .iter()
@@ -37,14 +41,23 @@ pub fn handle(
             let result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
-            match entries(context, resource) {
-                Ok(entries) => result.with_configs(
-                    entries
+            let entries = if answered >= DESCRIBE_CONFIGS_ENTRIES_MAX {
+                Err(Error::InvalidRequest(format!(
+                    "more than {DESCRIBE_CONFIGS_ENTRIES_MAX} configs asked for in one request"
+                )))
+            } else {
+                entries(context, resource)
+            };
+            match entries {
+                Ok(entries) => {
+                    let configs: Vec<_> = entries
                         .into_iter()
                         .filter(|entry| wanted(resource, entry.name))
                         .map(|entry| describe(entry, include_synonyms, include_documentation))
-                        .collect(),
-                ),
+                        .collect();
+                    answered += configs.len();
+                    result.with_configs(configs)
+                }
                 Err(error) => {
                     tracing::debug!(resource_type = resource.resource_type, resource = resource.resource_name.as_str(), %error, "describe configs refused");
                     result
@@ -87,7 +100,7 @@ fn wanted(resource: &DescribeConfigsResource, name: &str) -> bool {
     resource
         .configuration_keys
         .as_ref()
-        .is_none_or(|keys| keys.iter().any(|key| key.as_str() == name))
+        .is_none_or(|keys| keys.is_empty() || keys.iter().any(|key| key.as_str() == name))
 }
 
 fn describe(

@@ -11,6 +11,8 @@
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
+use std::collections::HashMap;
+
 use kafka_protocol::protocol::StrBytes;
 
 use super::RequestContext;
@@ -22,17 +24,16 @@ pub async fn handle(
     context: &RequestContext<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
+    let mut occurrences: HashMap<(i8, &str), usize> = HashMap::new();
+    for resource in &request.resources {
+        *occurrences
+            .entry((resource.resource_type, resource.resource_name.as_str()))
+            .or_default() += 1;
+    }
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in &request.resources {
-        let duplicated = request
-            .resources
-            .iter()
-            .filter(|other| {
-                other.resource_type == resource.resource_type
-                    && other.resource_name == resource.resource_name
-            })
-            .count()
-            > 1;
+        let duplicated =
+            occurrences[&(resource.resource_type, resource.resource_name.as_str())] > 1;
         let result = if duplicated {
             Err(Error::InvalidRequest("Duplicate resource.".into()))
         } else {
