@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::log::LogManager;
 use crate::log::partition_log::PartitionLog;
 use crate::metadata::{
-    MetadataSettings, MetadataStore, TopicImage, TopicPlan, TopicSpec, TopicTarget,
+    MetadataSettings, MetadataStore, PartitionIncrease, TopicImage, TopicPlan, TopicSpec,
+    TopicTarget,
 };
 
 /// One broker.
@@ -228,6 +229,56 @@ impl Broker {
         Err(Error::NotCoordinator(format!(
             "{OFFSETS_TOPIC} does not exist yet; use FindCoordinator"
         )))
+    }
+
+    /// Adds partitions to topics: metadata first, then the new partition logs. The
+    /// partition count of `__consumer_offsets` is refused: it decides which partition
+    /// coordinates each group.
+    pub async fn create_partitions(
+        &self,
+        increases: &[PartitionIncrease],
+        validate_only: bool,
+    ) -> Vec<Result<()>> {
+        let _serialized = self.topic_changes.lock().await;
+        let allowed: Vec<PartitionIncrease> =
+            increases.iter().filter(|increase| increase.name != OFFSETS_TOPIC).cloned().collect();
+        let mut planned =
+            self.metadata.create_partitions(&allowed, validate_only).await.into_iter();
+        let mut results = Vec::with_capacity(increases.len());
+        for increase in increases {
+            if increase.name == OFFSETS_TOPIC {
+                results.push(Err(Error::InvalidRequest(format!(
+                    "the partition count of {OFFSETS_TOPIC} cannot change: it maps groups to coordinators"
+                ))));
+                continue;
+            }
+            let plan = match planned.next().expect("one result per allowed increase") {
+                Ok(plan) => plan,
+                Err(error) => {
+                    results.push(Err(error));
+                    continue;
+                }
+            };
+            if validate_only {
+                results.push(Ok(()));
+                continue;
+            }
+            let image = self.metadata.image();
+            let configs =
+                image.topic(&plan.name).map(|topic| topic.configs.clone()).unwrap_or_default();
+            let log_config = self.log_config(&configs);
+            let logs = Arc::clone(&self.logs);
+            let opened = tokio::task::spawn_blocking(move || {
+                logs.ensure_partitions(&plan.name, plan.topic_id, plan.count, &log_config)
+            })
+            .await
+            .map_err(|error| Error::Internal(format!("partition creation task failed: {error}")))
+            .and_then(|opened| opened);
+            results.push(opened.map(drop).inspect_err(|error| {
+                tracing::error!(%error, "opening added partitions failed; the next start opens them");
+            }));
+        }
+        results
     }
 
     /// Changes a topic's config overrides: `plan` computes (and validates) the new overrides

@@ -8,6 +8,7 @@
 
 pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
@@ -182,6 +183,10 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ApiKey::IncrementalAlterConfigs => respond(
             context,
             &incremental_alter_configs::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::CreatePartitions => respond(
+            context,
+            &create_partitions::handle(context, decode(api_key, version, body)?).await,
         ),
         ApiKey::InitProducerId => respond(
             context,

@@ -31,7 +31,9 @@ use crate::protocol::records::visit_records;
 use crate::types::{IsolationLevel, TopicPartition};
 pub use image::{MetadataImage, PartitionImage, TopicImage};
 use records::MetadataRecord;
-pub use topics::{ReplicaAssignment, TopicPlan, TopicSpec};
+pub use topics::{
+    PartitionIncrease, PartitionIncreasePlan, ReplicaAssignment, TopicPlan, TopicSpec,
+};
 
 /// The metadata log's directory name (as KRaft's).
 pub const METADATA_LOG_DIR: &str = "__cluster_metadata-0";
@@ -138,6 +140,40 @@ impl MetadataStore {
             plans.iter().flatten().flat_map(TopicPlan::records).collect();
         if let Err(error) = self.commit(&image, records).await {
             tracing::error!(%error, "writing topic creations to the metadata log failed");
+            let message = error.to_string();
+            for plan in &mut plans {
+                if plan.is_ok() {
+                    *plan = Err(Error::Storage(std::io::Error::other(message.clone())));
+                }
+            }
+        }
+        plans
+    }
+
+    /// Validates and (unless `validate_only`) durably adds partitions to topics. One result
+    /// per entry.
+    pub async fn create_partitions(
+        &self,
+        increases: &[PartitionIncrease],
+        validate_only: bool,
+    ) -> Vec<Result<PartitionIncreasePlan>> {
+        let _writer = self.writer.lock().await;
+        let image = self.image();
+        let brokers = [self.settings.node_id];
+        let context = topics::CreationContext {
+            image: &image,
+            brokers: &brokers,
+            default_partitions: self.settings.default_partitions,
+            default_replication_factor: self.settings.default_replication_factor,
+        };
+        let mut plans = topics::plan_partition_increases(&context, increases);
+        if validate_only {
+            return plans;
+        }
+        let records: Vec<MetadataRecord> =
+            plans.iter().flatten().flat_map(|plan| plan.records.iter().cloned()).collect();
+        if let Err(error) = self.commit(&image, records).await {
+            tracing::error!(%error, "writing partition increases to the metadata log failed");
             let message = error.to_string();
             for plan in &mut plans {
                 if plan.is_ok() {

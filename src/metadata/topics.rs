@@ -91,6 +91,128 @@ impl TopicPlan {
     }
 }
 
+/// A CreatePartitions entry: the new total count, and optionally the replicas of each added
+/// partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionIncrease {
+    pub name: String,
+    pub count: i32,
+    pub assignments: Option<Vec<Vec<i32>>>,
+}
+
+/// A validated partition increase: the records adding the partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionIncreasePlan {
+    pub name: String,
+    pub topic_id: Uuid,
+    pub count: i32,
+    pub records: Vec<MetadataRecord>,
+}
+
+/// Validates partition increases in order, in Kafka's order and with its messages
+/// (`ReplicationControlManager.createPartitions`). Increases planned earlier in the request
+/// count towards the broker's partition limit for later ones.
+pub fn plan_partition_increases(
+    context: &CreationContext<'_>,
+    increases: &[PartitionIncrease],
+) -> Vec<Result<PartitionIncreasePlan>> {
+    let mut planned_partitions = context.image.total_partitions();
+    increases
+        .iter()
+        .map(|increase| {
+            let plan = plan_increase(context, increase, planned_partitions);
+            if let Ok(plan) = &plan {
+                planned_partitions += plan.records.len();
+            }
+            plan
+        })
+        .collect()
+}
+
+fn plan_increase(
+    context: &CreationContext<'_>,
+    increase: &PartitionIncrease,
+    planned_partitions: usize,
+) -> Result<PartitionIncreasePlan> {
+    let topic = context
+        .image
+        .topic(&increase.name)
+        .ok_or_else(|| Error::UnknownTopicOrPartition(increase.name.clone()))?;
+    let current = topic.partition_count();
+    if increase.count == current {
+        return Err(Error::InvalidPartitions(format!("Topic already has {current} partition(s).")));
+    }
+    if increase.count < current {
+        return Err(Error::InvalidPartitions(format!(
+            "The topic {} currently has {current} partition(s); {} would not be an increase.",
+            increase.name, increase.count
+        )));
+    }
+    if increase.count > PARTITIONS_PER_TOPIC_MAX {
+        return Err(Error::InvalidPartitions(format!(
+            "Number of partitions {} exceeds this broker's limit of {PARTITIONS_PER_TOPIC_MAX} per topic",
+            increase.count
+        )));
+    }
+    let additional = usize::try_from(increase.count - current).expect("an increase");
+    if planned_partitions + additional > PARTITIONS_TOTAL_MAX {
+        return Err(Error::InvalidPartitions(format!(
+            "Adding {additional} partitions would exceed this broker's limit of {PARTITIONS_TOTAL_MAX} partitions"
+        )));
+    }
+    let factor = topic.partitions.first().map_or(1, |partition| partition.replicas.len());
+    let replicas: Vec<Vec<i32>> = match &increase.assignments {
+        Some(assignments) => {
+            if assignments.len() != additional {
+                return Err(Error::InvalidReplicaAssignment(format!(
+                    "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
+                    assignments.len()
+                )));
+            }
+            let mut checked = Vec::with_capacity(additional);
+            for assignment in assignments {
+                let replicas = check_replicas(context, assignment)?;
+                if replicas.len() != factor {
+                    return Err(Error::InvalidReplicaAssignment(format!(
+                        "The manual partition assignment includes a partition with {} replica(s), but this is \
+                         not consistent with previous partitions, which have {factor} replica(s).",
+                        replicas.len()
+                    )));
+                }
+                checked.push(replicas);
+            }
+            checked
+        }
+        None => (0..additional)
+            .map(|offset| {
+                (0..factor)
+                    .map(|replica| {
+                        let index =
+                            usize::try_from(current).expect("non-negative") + offset + replica;
+                        context.brokers[index % context.brokers.len()]
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    let records = (current..)
+        .zip(replicas)
+        .map(|(partition, replicas)| MetadataRecord::Partition {
+            topic_id: topic.topic_id,
+            partition,
+            leader: replicas[0],
+            replicas,
+            leader_epoch: SINGLE_NODE_LEADER_EPOCH,
+        })
+        .collect();
+    Ok(PartitionIncreasePlan {
+        name: increase.name.clone(),
+        topic_id: topic.topic_id,
+        count: increase.count,
+        records,
+    })
+}
+
 /// The broker facts topic creation depends on.
 #[derive(Debug, Clone)]
 pub struct CreationContext<'a> {

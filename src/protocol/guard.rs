@@ -22,8 +22,8 @@
 use std::mem::size_of;
 
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_topics_request,
-    delete_topics_request, describe_configs_request, fetch_request,
+    ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_partitions_request,
+    create_topics_request, delete_topics_request, describe_configs_request, fetch_request,
     incremental_alter_configs_request, join_group_request, leave_group_request,
     list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
     offset_fetch_request, produce_request, sync_group_request,
@@ -130,6 +130,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::InitProducerId => Some(&INIT_PRODUCER_ID),
         ApiKey::DescribeConfigs => Some(&DESCRIBE_CONFIGS),
         ApiKey::AlterConfigs => Some(&ALTER_CONFIGS),
+        ApiKey::CreatePartitions => Some(&CREATE_PARTITIONS),
         ApiKey::IncrementalAlterConfigs => Some(&INCREMENTAL_ALTER_CONFIGS),
         _ => None,
     }
@@ -411,6 +412,31 @@ static DESCRIBE_CONFIGS: RequestShape = RequestShape {
         ),
         field(Ty::Bool, 1, ALL),
         field(Ty::Bool, 3, ALL),
+    ],
+};
+
+static CREATE_PARTITIONS_ASSIGNMENT: [Field; 1] = [field(values::<BrokerId>(&Ty::Int32), 0, ALL)];
+static CREATE_PARTITIONS_TOPIC: [Field; 3] = [
+    field(Ty::String, 0, ALL),
+    field(Ty::Int32, 0, ALL),
+    field(
+        structs::<create_partitions_request::CreatePartitionsAssignment>(
+            &CREATE_PARTITIONS_ASSIGNMENT,
+        ),
+        0,
+        ALL,
+    ),
+];
+static CREATE_PARTITIONS: RequestShape = RequestShape {
+    flexible_min: 2,
+    fields: &[
+        field(
+            structs::<create_partitions_request::CreatePartitionsTopic>(&CREATE_PARTITIONS_TOPIC),
+            0,
+            ALL,
+        ),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::Bool, 0, ALL),
     ],
 };
 

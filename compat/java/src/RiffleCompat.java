@@ -15,6 +15,7 @@ import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -112,6 +113,19 @@ public final class RiffleCompat {
             }
         }
         check("an invalid config value is refused with INVALID_CONFIG", refusal == null, refusal);
+        admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(3))).all().get();
+        int grown = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
+        check("createPartitions grows a topic from 1 to 3 partitions", grown == 3, "described " + grown);
+        String shrink = null;
+        try {
+            admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(2))).all().get();
+            shrink = "a decrease was accepted";
+        } catch (java.util.concurrent.ExecutionException expected) {
+            if (!(expected.getCause() instanceof org.apache.kafka.common.errors.InvalidPartitionsException)) {
+                shrink = "refused with " + expected.getCause();
+            }
+        }
+        check("createPartitions refuses a decrease with INVALID_PARTITIONS", shrink == null, shrink);
         ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, "1");
         ConfigEntry partitions = admin.describeConfigs(List.of(broker)).all().get().get(broker).get("num.partitions");
         check("describeConfigs lists the broker's configs", partitions != null && partitions.value() != null,

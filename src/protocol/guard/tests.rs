@@ -344,6 +344,31 @@ fn describe_configs_every_version() {
 }
 
 #[test]
+fn create_partitions_every_version() {
+    for version in served_versions(ApiKey::CreatePartitions) {
+        for assignments in [None, Some(vec![vec![1], vec![1]])] {
+            let topic = create_partitions_request::CreatePartitionsTopic::default()
+                .with_name(topic("orders"))
+                .with_count(5)
+                .with_assignments(assignments.map(|assignments: Vec<Vec<i32>>| {
+                    assignments
+                        .into_iter()
+                        .map(|brokers| {
+                            create_partitions_request::CreatePartitionsAssignment::default()
+                                .with_broker_ids(brokers.into_iter().map(BrokerId).collect())
+                        })
+                        .collect()
+                }));
+            let request = CreatePartitionsRequest::default()
+                .with_topics(vec![topic])
+                .with_timeout_ms(30_000)
+                .with_validate_only(true);
+            assert_walks_exactly(ApiKey::CreatePartitions, version, &request);
+        }
+    }
+}
+
+#[test]
 fn alter_configs_every_version() {
     for version in served_versions(ApiKey::AlterConfigs) {
         let configs = vec![
