@@ -100,6 +100,8 @@ pub enum Error {
     #[error("the group is subscribed to topic '{0}'")]
     GroupSubscribedToTopic(String),
     #[error("{0}")]
+    PolicyViolation(String),
+    #[error("{0}")]
     OutOfOrderSequenceNumber(String),
     #[error("{0}")]
     InvalidProducerEpoch(String),
@@ -160,6 +162,7 @@ impl Error {
             Error::OffsetMetadataTooLarge { .. } => ResponseError::OffsetMetadataTooLarge,
             Error::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
             Error::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
+            Error::PolicyViolation(_) => ResponseError::PolicyViolation,
             Error::OutOfOrderSequenceNumber(_) => ResponseError::OutOfOrderSequenceNumber,
             Error::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
             Error::CoordinatorLoadInProgress(_) => ResponseError::CoordinatorLoadInProgress,
@@ -206,6 +209,7 @@ mod tests {
         assert_eq!(Error::InvalidRequest("r".into()).code(), 42);
         assert_eq!(Error::Storage(std::io::Error::other("disk")).code(), 56);
         assert_eq!(Error::CoordinatorLoadInProgress("ids".into()).code(), 14);
+        assert_eq!(Error::PolicyViolation("compact".into()).code(), 44);
         assert_eq!(Error::OutOfOrderSequenceNumber("gap".into()).code(), 45);
         assert_eq!(Error::InvalidProducerEpoch("old".into()).code(), 47);
         assert_eq!(Error::FencedLeaderEpoch { requested: 0, current: 1 }.code(), 74);

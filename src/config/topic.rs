@@ -398,6 +398,11 @@ fn broker_value(
     Ok(None)
 }
 
+/// Whether a `cleanup.policy` list names `policy`.
+fn policy(list: &str, policy: &str) -> bool {
+    list.split(',').any(|item| item.trim() == policy)
+}
+
 /// The typed configuration a partition log runs with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
@@ -410,6 +415,10 @@ pub struct LogConfig {
     pub timestamp_type: TimestampType,
     pub flush_messages: u64,
     pub flush_ms: i64,
+    /// `cleanup.policy` includes `delete` (retention, DeleteRecords).
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` includes `compact`.
+    pub cleanup_compact: bool,
 }
 
 impl LogConfig {
@@ -438,6 +447,8 @@ impl LogConfig {
             },
             flush_messages: unsigned("flush.messages"),
             flush_ms: number("flush.ms"),
+            cleanup_delete: policy(value("cleanup.policy"), "delete"),
+            cleanup_compact: policy(value("cleanup.policy"), "compact"),
         }
     }
 

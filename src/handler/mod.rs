@@ -11,6 +11,7 @@ pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -187,6 +188,10 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ApiKey::CreatePartitions => respond(
             context,
             &create_partitions::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::DeleteRecords => respond(
+            context,
+            &delete_records::handle(context, decode(api_key, version, body)?).await,
         ),
         ApiKey::InitProducerId => respond(
             context,

@@ -652,6 +652,60 @@ impl PartitionLog {
         }
     }
 
+    /// Advances the log start offset to `offset` (DeleteRecords) and removes the sealed
+    /// segments wholly below it; returns the log start offset after (Kafka's low watermark).
+    /// An offset at or below the current start changes nothing; one past the high watermark
+    /// is OFFSET_OUT_OF_RANGE. Readers holding a removed segment keep reading it: they hold
+    /// its open file. Blocking (unlinks files).
+    pub fn advance_log_start_offset(&self, offset: i64) -> Result<i64> {
+        let (start, removed) = {
+            let mut state = self.state.lock();
+            if let Some(closed @ Closed::Deleted) = &state.closed {
+                return Err(closed.error(&self.topic_partition));
+            }
+            if offset > state.log_end_offset {
+                return Err(Error::OffsetOutOfRange {
+                    topic_partition: self.topic_partition.clone(),
+                    offset,
+                    log_start_offset: state.log_start_offset,
+                    log_end_offset: state.log_end_offset,
+                });
+            }
+            if offset <= state.log_start_offset {
+                return Ok(state.log_start_offset);
+            }
+            state.log_start_offset = offset;
+            let mut removed = Vec::new();
+            while let Some((&base, _)) = state.sealed.first_key_value() {
+                let next_base = state
+                    .sealed
+                    .range(base + 1..)
+                    .next()
+                    .map_or(state.active.base_offset(), |(next, _)| *next);
+                if next_base > offset {
+                    break;
+                }
+                let segment = state.sealed.remove(&base).expect("the first sealed segment");
+                state.unsynced.retain(|unsynced| !Arc::ptr_eq(unsynced, &segment));
+                removed.push(base);
+            }
+            state.check_invariants();
+            (offset, removed)
+        };
+        for base in removed {
+            for extension in ["log", "index", "timeindex"] {
+                let path = self.dir.join(segment::file_name(base, extension));
+                if let Err(error) = std::fs::remove_file(&path)
+                    && error.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %path.display(), %error, "removing a segment below the log start failed");
+                }
+            }
+            tracing::debug!(partition = %self.topic_partition, base_offset = base, "removed a segment below the log start");
+        }
+        Ok(start)
+    }
+
     /// Forgets idempotent producers idle for `expiration_ms` (`producer.id.expiration.ms`).
     pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
         let removed = self.state.lock().producers.remove_expired(now_ms, expiration_ms);

@@ -23,8 +23,8 @@ use std::mem::size_of;
 
 use kafka_protocol::messages::{
     ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_partitions_request,
-    create_topics_request, delete_topics_request, describe_configs_request, fetch_request,
-    incremental_alter_configs_request, join_group_request, leave_group_request,
+    create_topics_request, delete_records_request, delete_topics_request, describe_configs_request,
+    fetch_request, incremental_alter_configs_request, join_group_request, leave_group_request,
     list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
     offset_fetch_request, produce_request, sync_group_request,
 };
@@ -130,6 +130,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::InitProducerId => Some(&INIT_PRODUCER_ID),
         ApiKey::DescribeConfigs => Some(&DESCRIBE_CONFIGS),
         ApiKey::AlterConfigs => Some(&ALTER_CONFIGS),
+        ApiKey::DeleteRecords => Some(&DELETE_RECORDS),
         ApiKey::CreatePartitions => Some(&CREATE_PARTITIONS),
         ApiKey::IncrementalAlterConfigs => Some(&INCREMENTAL_ALTER_CONFIGS),
         _ => None,
@@ -412,6 +413,23 @@ static DESCRIBE_CONFIGS: RequestShape = RequestShape {
         ),
         field(Ty::Bool, 1, ALL),
         field(Ty::Bool, 3, ALL),
+    ],
+};
+
+static DELETE_RECORDS_PARTITION: [Field; 2] = [field(Ty::Int32, 0, ALL), field(Ty::Int64, 0, ALL)];
+static DELETE_RECORDS_TOPIC: [Field; 2] = [
+    field(Ty::String, 0, ALL),
+    field(
+        structs::<delete_records_request::DeleteRecordsPartition>(&DELETE_RECORDS_PARTITION),
+        0,
+        ALL,
+    ),
+];
+static DELETE_RECORDS: RequestShape = RequestShape {
+    flexible_min: 2,
+    fields: &[
+        field(structs::<delete_records_request::DeleteRecordsTopic>(&DELETE_RECORDS_TOPIC), 0, ALL),
+        field(Ty::Int32, 0, ALL),
     ],
 };
 

@@ -17,6 +17,7 @@ import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -53,8 +54,31 @@ public final class RiffleCompat {
         Map<Integer, RecordMetadata> produced = produce(bootstrap, topic);
         if (produced != null) {
             consume(bootstrap, topic, produced);
+            deleteRecords(bootstrap, topic);
         }
         System.exit(failures == 0 ? 0 : 1);
+    }
+
+    /** deleteRecords moves partition 0's start; a consumer's beginningOffsets follows it. */
+    private static void deleteRecords(String bootstrap, String topic) throws Exception {
+        TopicPartition first = new TopicPartition(topic, 0);
+        Properties config = new Properties();
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        long lowWatermark;
+        try (Admin admin = Admin.create(config)) {
+            lowWatermark = admin.deleteRecords(Map.of(first, RecordsToDelete.beforeOffset(5)))
+                .lowWatermarks().get(first).get().lowWatermark();
+        }
+        Properties consumerConfig = new Properties();
+        consumerConfig.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        consumerConfig.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        consumerConfig.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        long beginning;
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig)) {
+            beginning = consumer.beginningOffsets(List.of(first)).get(first);
+        }
+        check("deleteRecords moves the log start and beginningOffsets follows",
+            lowWatermark == 5 && beginning == 5, "low watermark " + lowWatermark + ", beginning " + beginning);
     }
 
     private static void check(String name, boolean passed, String why) {

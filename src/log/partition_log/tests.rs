@@ -472,3 +472,34 @@ fn idle_producers_expire() {
     // Forgotten: any sequence is accepted again.
     assert!(!append_idempotent(&log, 1, 3, 0, 0).unwrap().duplicate);
 }
+
+#[test]
+fn advancing_the_log_start_removes_whole_segments_below_it() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    for index in 0..50 {
+        append(&log, 2, index);
+    }
+    let before = fixture.segment_files().len();
+    assert!(before > 3, "4096-byte segments rolled: {before}");
+    assert_eq!(log.advance_log_start_offset(10).unwrap(), 10);
+    assert_eq!(log.advance_log_start_offset(5).unwrap(), 10, "never backwards");
+    assert_eq!(log.advance_log_start_offset(101).unwrap_err().code(), 1, "past the end");
+    assert_eq!(log.advance_log_start_offset(70).unwrap(), 70);
+    let after = fixture.segment_files();
+    assert!(after.len() < before, "segments below 70 are gone: {after:?}");
+    let first_base: i64 = after[0].trim_end_matches(".log").parse().unwrap();
+    assert!(first_base <= 70, "the segment holding 70 stays");
+    assert_eq!(log.offsets().log_start_offset, 70);
+    let below = log.read(LogRead {
+        offset: 69,
+        max_bytes: 1 << 20,
+        min_one_message: true,
+        isolation: IsolationLevel::ReadUncommitted,
+    });
+    assert_eq!(below.unwrap_err().code(), 1);
+    assert!(read_everything(&log, 70).iter().any(|(base, _)| *base <= 70));
+    // Everything: the start reaches the end and the active segment stays.
+    assert_eq!(log.advance_log_start_offset(100).unwrap(), 100);
+    assert_eq!(append(&log, 1, 1).base_offset, 100);
+}

@@ -344,6 +344,27 @@ fn describe_configs_every_version() {
 }
 
 #[test]
+fn delete_records_every_version() {
+    for version in served_versions(ApiKey::DeleteRecords) {
+        let partitions = (0..3)
+            .map(|index| {
+                delete_records_request::DeleteRecordsPartition::default()
+                    .with_partition_index(index)
+                    .with_offset(i64::from(index) * 10 - 1)
+            })
+            .collect();
+        let request = DeleteRecordsRequest::default()
+            .with_topics(vec![
+                delete_records_request::DeleteRecordsTopic::default()
+                    .with_name(topic("orders"))
+                    .with_partitions(partitions),
+            ])
+            .with_timeout_ms(30_000);
+        assert_walks_exactly(ApiKey::DeleteRecords, version, &request);
+    }
+}
+
+#[test]
 fn create_partitions_every_version() {
     for version in served_versions(ApiKey::CreatePartitions) {
         for assignments in [None, Some(vec![vec![1], vec![1]])] {
