@@ -16,6 +16,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -192,6 +193,10 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ApiKey::DeleteRecords => respond(
             context,
             &delete_records::handle(context, decode(api_key, version, body)?).await,
+        ),
+        ApiKey::DescribeLogDirs => respond(
+            context,
+            &describe_log_dirs::handle(context, decode(api_key, version, body)?).await,
         ),
         ApiKey::InitProducerId => respond(
             context,

@@ -130,6 +130,18 @@ impl LogManager {
         topic.partitions.get(index).cloned()
     }
 
+    /// Every topic's name and logs, sorted by name.
+    pub fn all_topics(&self) -> Vec<(Arc<str>, Arc<TopicLogs>)> {
+        let mut topics: Vec<_> = self
+            .topics
+            .read()
+            .iter()
+            .map(|(name, logs)| (Arc::clone(name), Arc::clone(logs)))
+            .collect();
+        topics.sort_by(|a, b| a.0.cmp(&b.0));
+        topics
+    }
+
     /// Every partition log.
     pub fn all_partitions(&self) -> Vec<Arc<PartitionLog>> {
         self.topics.read().values().flat_map(|topic| topic.partitions.iter().cloned()).collect()

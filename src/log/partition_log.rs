@@ -304,6 +304,11 @@ impl PartitionLog {
         self.state.lock().offsets()
     }
 
+    /// Bytes of record batches on disk, over every segment (DescribeLogDirs).
+    pub fn size_bytes(&self) -> u64 {
+        self.state.lock().segments().map(Segment::size).sum()
+    }
+
     pub fn recovery_point(&self) -> i64 {
         self.state.lock().recovery_point
     }

@@ -24,9 +24,10 @@ use std::mem::size_of;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_partitions_request,
     create_topics_request, delete_records_request, delete_topics_request, describe_configs_request,
-    fetch_request, incremental_alter_configs_request, join_group_request, leave_group_request,
-    list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
-    offset_fetch_request, produce_request, sync_group_request,
+    describe_log_dirs_request, fetch_request, incremental_alter_configs_request,
+    join_group_request, leave_group_request, list_offsets_request, metadata_request,
+    offset_commit_request, offset_delete_request, offset_fetch_request, produce_request,
+    sync_group_request,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -131,6 +132,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::DescribeConfigs => Some(&DESCRIBE_CONFIGS),
         ApiKey::AlterConfigs => Some(&ALTER_CONFIGS),
         ApiKey::DeleteRecords => Some(&DELETE_RECORDS),
+        ApiKey::DescribeLogDirs => Some(&DESCRIBE_LOG_DIRS),
         ApiKey::CreatePartitions => Some(&CREATE_PARTITIONS),
         ApiKey::IncrementalAlterConfigs => Some(&INCREMENTAL_ALTER_CONFIGS),
         _ => None,
@@ -414,6 +416,17 @@ static DESCRIBE_CONFIGS: RequestShape = RequestShape {
         field(Ty::Bool, 1, ALL),
         field(Ty::Bool, 3, ALL),
     ],
+};
+
+static DESCRIBE_LOG_DIRS_TOPIC: [Field; 2] =
+    [field(Ty::String, 0, ALL), field(values::<i32>(&Ty::Int32), 0, ALL)];
+static DESCRIBE_LOG_DIRS: RequestShape = RequestShape {
+    flexible_min: 2,
+    fields: &[field(
+        structs::<describe_log_dirs_request::DescribableLogDirTopic>(&DESCRIBE_LOG_DIRS_TOPIC),
+        0,
+        ALL,
+    )],
 };
 
 static DELETE_RECORDS_PARTITION: [Field; 2] = [field(Ty::Int32, 0, ALL), field(Ty::Int64, 0, ALL)];

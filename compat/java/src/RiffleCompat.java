@@ -68,6 +68,15 @@ public final class RiffleCompat {
         try (Admin admin = Admin.create(config)) {
             lowWatermark = admin.deleteRecords(Map.of(first, RecordsToDelete.beforeOffset(5)))
                 .lowWatermarks().get(first).get().lowWatermark();
+            Map<String, org.apache.kafka.clients.admin.LogDirDescription> dirs =
+                admin.describeLogDirs(List.of(1)).allDescriptions().get().get(1);
+            long size = dirs.values().stream()
+                .flatMap(dir -> dir.replicaInfos().entrySet().stream())
+                .filter(entry -> entry.getKey().topic().equals(topic))
+                .mapToLong(entry -> entry.getValue().size())
+                .sum();
+            check("describeLogDirs reports one directory holding the topic's bytes",
+                dirs.size() == 1 && size > 10_000 * 20, dirs.size() + " directories, " + size + " bytes");
         }
         Properties consumerConfig = new Properties();
         consumerConfig.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

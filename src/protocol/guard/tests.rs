@@ -344,6 +344,25 @@ fn describe_configs_every_version() {
 }
 
 #[test]
+fn describe_log_dirs_every_version() {
+    for version in served_versions(ApiKey::DescribeLogDirs) {
+        for topics in [None, Some(vec![("orders", vec![0, 1, 2]), ("audit", vec![])])] {
+            let request = DescribeLogDirsRequest::default().with_topics(topics.map(|topics| {
+                topics
+                    .into_iter()
+                    .map(|(name, partitions)| {
+                        describe_log_dirs_request::DescribableLogDirTopic::default()
+                            .with_topic(topic(name))
+                            .with_partitions(partitions)
+                    })
+                    .collect()
+            }));
+            assert_walks_exactly(ApiKey::DescribeLogDirs, version, &request);
+        }
+    }
+}
+
+#[test]
 fn delete_records_every_version() {
     for version in served_versions(ApiKey::DeleteRecords) {
         let partitions = (0..3)
