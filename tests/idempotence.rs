@@ -142,6 +142,33 @@ async fn duplicates_get_their_original_offsets_and_gaps_are_refused_across_resta
     assert_eq!(produce(&mut client, "idem", producer_id, 1, 1, 4).await, (0, 6));
     assert_eq!(produce(&mut client, "idem", producer_id, 0, 5, 1).await.0, 47);
     assert_eq!(high_watermark(&broker, "idem").await, 10);
+
+    // DescribeProducers shows the producer as the partition's state holds it.
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse};
+    let request = DescribeProducersRequest::default().with_topics(vec![
+        TopicRequest::default()
+            .with_name(TopicName(StrBytes::from_static_str("idem")))
+            .with_partition_indexes(vec![0, 3]),
+    ]);
+    let response: DescribeProducersResponse =
+        client.request(ApiKey::DescribeProducers, 0, &request).await;
+    let partitions = &response.topics[0].partitions;
+    assert_eq!((partitions[0].error_code, partitions[1].error_code), (0, 3));
+    let producers: Vec<(i64, i32, i32, i64)> = partitions[0]
+        .active_producers
+        .iter()
+        .map(|state| {
+            (
+                state.producer_id.0,
+                state.producer_epoch,
+                state.last_sequence,
+                state.coordinator_epoch.into(),
+            )
+        })
+        .collect();
+    assert_eq!(producers, [(producer_id, 1, 4, -1)]);
+    assert_eq!(partitions[0].active_producers[0].last_timestamp, 1_700_000_000_000);
 }
 
 /// Sends `count` keyed records (`key-<n>`) to partition `n % partitions` with up to

@@ -17,6 +17,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -198,6 +199,9 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
             context,
             &describe_log_dirs::handle(context, decode(api_key, version, body)?).await,
         ),
+        ApiKey::DescribeProducers => {
+            respond(context, &describe_producers::handle(context, decode(api_key, version, body)?))
+        }
         ApiKey::InitProducerId => respond(
             context,
             &init_producer_id::handle(context, decode(api_key, version, body)?).await,

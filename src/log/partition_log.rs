@@ -720,6 +720,20 @@ impl PartitionLog {
         removed
     }
 
+    /// Each idempotent producer's id, epoch, last sequence and last batch timestamp
+    /// (DescribeProducers), in producer id order.
+    pub fn active_producers(&self) -> Vec<(i64, i16, i32, i64)> {
+        let state = self.state.lock();
+        state
+            .producers
+            .producers()
+            .into_iter()
+            .map(|(id, entry)| {
+                (id, entry.producer_epoch, entry.last_sequence(), entry.last_batch_timestamp())
+            })
+            .collect()
+    }
+
     /// The partition's idempotent producer state (a copy).
     pub fn producer_state(&self) -> ProducerStateManager {
         self.state.lock().producers.clone()

@@ -143,6 +143,11 @@ impl ProducerEntry {
         self.batches.back().expect("an entry holds at least one batch")
     }
 
+    /// The newest batch's max timestamp (Kafka's `lastTimestamp`).
+    pub fn last_batch_timestamp(&self) -> i64 {
+        self.last().timestamp
+    }
+
     pub fn last_sequence(&self) -> i32 {
         self.last().last_sequence
     }
@@ -166,6 +171,13 @@ pub struct ProducerStateManager {
 impl ProducerStateManager {
     pub fn producer_count(&self) -> usize {
         self.producers.len()
+    }
+
+    /// Every producer with its state, in producer id order.
+    pub fn producers(&self) -> Vec<(i64, &ProducerEntry)> {
+        let mut producers: Vec<_> = self.producers.iter().map(|(id, entry)| (*id, entry)).collect();
+        producers.sort_unstable_by_key(|(id, _)| *id);
+        producers
     }
 
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {

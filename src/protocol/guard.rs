@@ -24,10 +24,10 @@ use std::mem::size_of;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_partitions_request,
     create_topics_request, delete_records_request, delete_topics_request, describe_configs_request,
-    describe_log_dirs_request, fetch_request, incremental_alter_configs_request,
-    join_group_request, leave_group_request, list_offsets_request, metadata_request,
-    offset_commit_request, offset_delete_request, offset_fetch_request, produce_request,
-    sync_group_request,
+    describe_log_dirs_request, describe_producers_request, fetch_request,
+    incremental_alter_configs_request, join_group_request, leave_group_request,
+    list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
+    offset_fetch_request, produce_request, sync_group_request,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -133,6 +133,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::AlterConfigs => Some(&ALTER_CONFIGS),
         ApiKey::DeleteRecords => Some(&DELETE_RECORDS),
         ApiKey::DescribeLogDirs => Some(&DESCRIBE_LOG_DIRS),
+        ApiKey::DescribeProducers => Some(&DESCRIBE_PRODUCERS),
         ApiKey::CreatePartitions => Some(&CREATE_PARTITIONS),
         ApiKey::IncrementalAlterConfigs => Some(&INCREMENTAL_ALTER_CONFIGS),
         _ => None,
@@ -416,6 +417,17 @@ static DESCRIBE_CONFIGS: RequestShape = RequestShape {
         field(Ty::Bool, 1, ALL),
         field(Ty::Bool, 3, ALL),
     ],
+};
+
+static DESCRIBE_PRODUCERS_TOPIC: [Field; 2] =
+    [field(Ty::String, 0, ALL), field(values::<i32>(&Ty::Int32), 0, ALL)];
+static DESCRIBE_PRODUCERS: RequestShape = RequestShape {
+    flexible_min: 0,
+    fields: &[field(
+        structs::<describe_producers_request::TopicRequest>(&DESCRIBE_PRODUCERS_TOPIC),
+        0,
+        ALL,
+    )],
 };
 
 static DESCRIBE_LOG_DIRS_TOPIC: [Field; 2] =

@@ -75,6 +75,8 @@ public final class RiffleCompat {
                 .filter(entry -> entry.getKey().topic().equals(topic))
                 .mapToLong(entry -> entry.getValue().size())
                 .sum();
+            int producers = admin.describeProducers(List.of(first)).partitionResult(first).get().activeProducers().size();
+            check("describeProducers lists the idempotent producer", producers == 1, producers + " producers");
             check("describeLogDirs reports one directory holding the topic's bytes",
                 dirs.size() == 1 && size > 10_000 * 20, dirs.size() + " directories, " + size + " bytes");
         }

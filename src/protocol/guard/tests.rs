@@ -344,6 +344,18 @@ fn describe_configs_every_version() {
 }
 
 #[test]
+fn describe_producers_every_version() {
+    for version in served_versions(ApiKey::DescribeProducers) {
+        let request = DescribeProducersRequest::default().with_topics(vec![
+            describe_producers_request::TopicRequest::default()
+                .with_name(topic("orders"))
+                .with_partition_indexes(vec![0, 1, 2]),
+        ]);
+        assert_walks_exactly(ApiKey::DescribeProducers, version, &request);
+    }
+}
+
+#[test]
 fn describe_log_dirs_every_version() {
     for version in served_versions(ApiKey::DescribeLogDirs) {
         for topics in [None, Some(vec![("orders", vec![0, 1, 2]), ("audit", vec![])])] {
