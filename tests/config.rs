@@ -56,6 +56,12 @@ fn a_kafka_server_properties_file_is_honoured() {
         assert!(Instant::now() < deadline, "riffle listens on the configured port");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The port listens before the data directory is opened (connections wait in the
+    // backlog), so wait for the broker's identity file itself.
+    while !data.join("meta.properties").exists() {
+        assert!(Instant::now() < deadline, "riffle wrote meta.properties");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let meta = std::fs::read_to_string(data.join("meta.properties")).unwrap();
     assert!(meta.contains("node.id=3"), "{meta}");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
