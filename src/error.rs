@@ -101,6 +101,8 @@ pub enum Error {
     GroupSubscribedToTopic(String),
     #[error("{0}")]
     PolicyViolation(String),
+    #[error("Leader election not needed for topic partition {0}")]
+    ElectionNotNeeded(String),
     #[error("{0}")]
     OutOfOrderSequenceNumber(String),
     #[error("{0}")]
@@ -163,6 +165,7 @@ impl Error {
             Error::InvalidCommitOffsetSize(_) => ResponseError::InvalidCommitOffsetSize,
             Error::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
             Error::PolicyViolation(_) => ResponseError::PolicyViolation,
+            Error::ElectionNotNeeded(_) => ResponseError::ElectionNotNeeded,
             Error::OutOfOrderSequenceNumber(_) => ResponseError::OutOfOrderSequenceNumber,
             Error::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
             Error::CoordinatorLoadInProgress(_) => ResponseError::CoordinatorLoadInProgress,
@@ -210,6 +213,7 @@ mod tests {
         assert_eq!(Error::Storage(std::io::Error::other("disk")).code(), 56);
         assert_eq!(Error::CoordinatorLoadInProgress("ids".into()).code(), 14);
         assert_eq!(Error::PolicyViolation("compact".into()).code(), 44);
+        assert_eq!(Error::ElectionNotNeeded("t-0".into()).code(), 84);
         assert_eq!(Error::OutOfOrderSequenceNumber("gap".into()).code(), 45);
         assert_eq!(Error::InvalidProducerEpoch("old".into()).code(), 47);
         assert_eq!(Error::FencedLeaderEpoch { requested: 0, current: 1 }.code(), 74);

@@ -18,6 +18,7 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -201,6 +202,9 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ),
         ApiKey::DescribeProducers => {
             respond(context, &describe_producers::handle(context, decode(api_key, version, body)?))
+        }
+        ApiKey::ElectLeaders => {
+            respond(context, &elect_leaders::handle(context, decode(api_key, version, body)?))
         }
         ApiKey::InitProducerId => respond(
             context,

@@ -24,7 +24,7 @@ use std::mem::size_of;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_partitions_request,
     create_topics_request, delete_records_request, delete_topics_request, describe_configs_request,
-    describe_log_dirs_request, describe_producers_request, fetch_request,
+    describe_log_dirs_request, describe_producers_request, elect_leaders_request, fetch_request,
     incremental_alter_configs_request, join_group_request, leave_group_request,
     list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
     offset_fetch_request, produce_request, sync_group_request,
@@ -134,6 +134,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::DeleteRecords => Some(&DELETE_RECORDS),
         ApiKey::DescribeLogDirs => Some(&DESCRIBE_LOG_DIRS),
         ApiKey::DescribeProducers => Some(&DESCRIBE_PRODUCERS),
+        ApiKey::ElectLeaders => Some(&ELECT_LEADERS),
         ApiKey::CreatePartitions => Some(&CREATE_PARTITIONS),
         ApiKey::IncrementalAlterConfigs => Some(&INCREMENTAL_ALTER_CONFIGS),
         _ => None,
@@ -416,6 +417,17 @@ static DESCRIBE_CONFIGS: RequestShape = RequestShape {
         ),
         field(Ty::Bool, 1, ALL),
         field(Ty::Bool, 3, ALL),
+    ],
+};
+
+static ELECT_LEADERS_TOPIC: [Field; 2] =
+    [field(Ty::String, 0, ALL), field(values::<i32>(&Ty::Int32), 0, ALL)];
+static ELECT_LEADERS: RequestShape = RequestShape {
+    flexible_min: 2,
+    fields: &[
+        field(Ty::Int8, 1, ALL),
+        field(structs::<elect_leaders_request::TopicPartitions>(&ELECT_LEADERS_TOPIC), 0, ALL),
+        field(Ty::Int32, 0, ALL),
     ],
 };
 

@@ -344,6 +344,30 @@ fn describe_configs_every_version() {
 }
 
 #[test]
+fn elect_leaders_every_version() {
+    for version in served_versions(ApiKey::ElectLeaders) {
+        for topics in [None, Some(vec![("orders", vec![0, 1])])] {
+            let mut request = ElectLeadersRequest::default()
+                .with_topic_partitions(topics.map(|topics| {
+                    topics
+                        .into_iter()
+                        .map(|(name, partitions)| {
+                            elect_leaders_request::TopicPartitions::default()
+                                .with_topic(topic(name))
+                                .with_partitions(partitions)
+                        })
+                        .collect()
+                }))
+                .with_timeout_ms(60_000);
+            if version >= 1 {
+                request = request.with_election_type(1);
+            }
+            assert_walks_exactly(ApiKey::ElectLeaders, version, &request);
+        }
+    }
+}
+
+#[test]
 fn describe_producers_every_version() {
     for version in served_versions(ApiKey::DescribeProducers) {
         let request = DescribeProducersRequest::default().with_topics(vec![
