@@ -125,3 +125,7 @@ pub const PRODUCERS_PER_PARTITION_MAX: usize = 100_000;
 /// of thousands of times in a few megabytes, each answered with every topic config; past this
 /// many entries the remaining resources get INVALID_REQUEST instead.
 pub const DESCRIBE_CONFIGS_ENTRIES_MAX: usize = 100_000;
+
+/// Idempotent producers listed in one DescribeProducers answer (a partition may hold up to
+/// [`PRODUCERS_PER_PARTITION_MAX`]); partitions past it get INVALID_REQUEST.
+pub const DESCRIBE_PRODUCERS_ENTRIES_MAX: usize = 200_000;

@@ -149,11 +149,12 @@ async fn duplicates_get_their_original_offsets_and_gaps_are_refused_across_resta
     let request = DescribeProducersRequest::default().with_topics(vec![
         TopicRequest::default()
             .with_name(TopicName(StrBytes::from_static_str("idem")))
-            .with_partition_indexes(vec![0, 3]),
+            .with_partition_indexes(vec![0, 3, 0]),
     ]);
     let response: DescribeProducersResponse =
         client.request(ApiKey::DescribeProducers, 0, &request).await;
     let partitions = &response.topics[0].partitions;
+    assert_eq!(partitions.len(), 2, "a partition named twice is described once");
     assert_eq!((partitions[0].error_code, partitions[1].error_code), (0, 3));
     let producers: Vec<(i64, i32, i32, i64)> = partitions[0]
         .active_producers

@@ -1,12 +1,15 @@
 //! DeleteRecords (key 21): moves partitions' log start offsets forward (Kafka's
 //! `Partition.deleteRecordsOnLeader`).
 //!
-//! Per partition: a missing one is UNKNOWN_TOPIC_OR_PARTITION; a topic whose
-//! `cleanup.policy` lacks `delete` is POLICY_VIOLATION; offset -1 means the high watermark;
+//! Per partition: a missing one is UNKNOWN_TOPIC_OR_PARTITION; an internal topic
+//! (`__consumer_offsets`) INVALID_TOPIC_EXCEPTION; a topic whose `cleanup.policy` lacks
+//! `delete` POLICY_VIOLATION; a log shutting down NOT_LEADER_OR_FOLLOWER; offset -1 means
+//! the high watermark;
 //! a negative offset or one past the high watermark is OFFSET_OUT_OF_RANGE; an offset at or
 //! below the current start changes nothing. The answer's low watermark is the log start
-//! offset after the call. Whole segments below the new start are removed at once, and the
-//! log-start checkpoint is written before the answer, so the deletion survives a crash.
+//! offset after the call. The log-start checkpoint is written before the answer, so the
+//! deletion survives a crash. The segments below the start stay on disk until retention
+//! (issue 8) can remove them with a delay that lets in-flight reads and fsyncs finish.
 //! Fetches below the start then get OFFSET_OUT_OF_RANGE and ListOffsets earliest the new
 //! start.
 
@@ -81,6 +84,9 @@ async fn delete(
         .broker
         .partition(topic, partition)
         .ok_or_else(|| Error::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+    if topic == crate::coordinator::group::OFFSETS_TOPIC {
+        return Err(Error::InvalidTopic("Cannot delete records of internal topics".into()));
+    }
     if !log.config().cleanup_delete {
         return Err(Error::PolicyViolation(format!(
             "Records of partition {topic}-{partition} can not be deleted due to the configured policy"

@@ -2,7 +2,8 @@
 //!
 //! Riffle has one data directory, so the answer has one entry, named by its absolute path.
 //! Null topics asks for every partition; named topics and partitions that do not exist are
-//! left out, as Kafka leaves out what a directory does not hold. The offset lag of a leader's
+//! left out, as Kafka leaves out what a directory does not hold, and a partition named twice
+//! is described once (Kafka collects them into a set). The offset lag of a leader's
 //! own log is 0 and no partition is a future replica. The volume's total and usable bytes
 //! (v4) are -1, Kafka's "unknown": reading them needs `statvfs`, which this crate's
 //! `unsafe_code = forbid` keeps out for now.
@@ -38,11 +39,13 @@ pub async fn handle(
             topics.iter().map(|topic| (topic.topic.to_string(), topic.partitions.clone())).collect()
         }
     };
+    let mut seen = std::collections::HashSet::new();
     let topics: Vec<DescribeLogDirsTopic> = wanted
         .into_iter()
         .filter_map(|(name, partitions)| {
             let partitions: Vec<DescribeLogDirsPartition> = partitions
                 .into_iter()
+                .filter(|index| seen.insert((name.clone(), *index)))
                 .filter_map(|index| logs.partition(&name, index).map(|log| describe(index, &log)))
                 .collect();
             (!partitions.is_empty()).then(|| {

@@ -85,6 +85,9 @@ pub struct LogManager {
     data_dir: PathBuf,
     clock: Clock,
     topics: RwLock<HashMap<Arc<str>, Arc<TopicLogs>>>,
+    /// Serializes checkpoint writes (the timer, DeleteRecords, shutdown), so an older set of
+    /// offsets can never be renamed over a newer one.
+    checkpoint_writer: parking_lot::Mutex<()>,
     flusher: Flusher,
     startup: StartupState,
 }
@@ -111,6 +114,7 @@ impl LogManager {
             data_dir: data_dir.to_owned(),
             clock,
             topics: RwLock::new(HashMap::new()),
+            checkpoint_writer: parking_lot::Mutex::new(()),
             flusher: Flusher::start()?,
             startup,
         })
@@ -287,6 +291,7 @@ impl LogManager {
 
     /// Writes the recovery-point and log-start-offset checkpoints.
     pub fn write_checkpoints(&self) -> Result<()> {
+        let _writer = self.checkpoint_writer.lock();
         let logs = self.all_partitions();
         let recovery_points: Vec<_> =
             logs.iter().map(|log| (log.topic_partition().clone(), log.recovery_point())).collect();

@@ -243,7 +243,20 @@ impl PartitionLog {
     pub fn open(options: OpenLog) -> Result<Self> {
         std::fs::create_dir_all(&options.dir)?;
         let now_ms = options.clock.now_ms();
-        let loaded = super::recovery::load_segments(&options, now_ms)?;
+        let mut loaded = super::recovery::load_segments(&options, now_ms)?;
+        if let Some(start) = options.log_start_offset
+            && start > loaded.active.next_offset()
+        {
+            // The start was checkpointed (DeleteRecords) but the log lost its tail below it
+            // (power failure): as Kafka's LogLoader, the log restarts empty at the start
+            // rather than bring back records that were deleted.
+            tracing::warn!(partition = %options.topic_partition, log_start_offset = start,
+                log_end_offset = loaded.active.next_offset(),
+                "the log ends before its checkpointed start; starting it afresh there");
+            drop(loaded);
+            super::recovery::delete_all_segments(&options.dir)?;
+            loaded = super::recovery::load_segments(&options, now_ms)?;
+        }
         let log_end_offset = loaded.active.next_offset();
         let first_base =
             loaded.sealed.keys().next().copied().unwrap_or(loaded.active.base_offset());
@@ -657,58 +670,28 @@ impl PartitionLog {
         }
     }
 
-    /// Advances the log start offset to `offset` (DeleteRecords) and removes the sealed
-    /// segments wholly below it; returns the log start offset after (Kafka's low watermark).
-    /// An offset at or below the current start changes nothing; one past the high watermark
-    /// is OFFSET_OUT_OF_RANGE. Readers holding a removed segment keep reading it: they hold
-    /// its open file. Blocking (unlinks files).
+    /// Advances the log start offset to `offset` (DeleteRecords); returns the log start
+    /// offset after (Kafka's low watermark). An offset at or below the current start changes
+    /// nothing; one past the high watermark is OFFSET_OUT_OF_RANGE. Reads below the start are
+    /// refused from now on. The segments wholly below it stay on disk for now: removing them
+    /// safely needs the delayed deletion that retention brings (sealed indexes are reopened
+    /// by path, by readers and by the flusher).
     pub fn advance_log_start_offset(&self, offset: i64) -> Result<i64> {
-        let (start, removed) = {
-            let mut state = self.state.lock();
-            if let Some(closed @ Closed::Deleted) = &state.closed {
-                return Err(closed.error(&self.topic_partition));
-            }
-            if offset > state.log_end_offset {
-                return Err(Error::OffsetOutOfRange {
-                    topic_partition: self.topic_partition.clone(),
-                    offset,
-                    log_start_offset: state.log_start_offset,
-                    log_end_offset: state.log_end_offset,
-                });
-            }
-            if offset <= state.log_start_offset {
-                return Ok(state.log_start_offset);
-            }
-            state.log_start_offset = offset;
-            let mut removed = Vec::new();
-            while let Some((&base, _)) = state.sealed.first_key_value() {
-                let next_base = state
-                    .sealed
-                    .range(base + 1..)
-                    .next()
-                    .map_or(state.active.base_offset(), |(next, _)| *next);
-                if next_base > offset {
-                    break;
-                }
-                let segment = state.sealed.remove(&base).expect("the first sealed segment");
-                state.unsynced.retain(|unsynced| !Arc::ptr_eq(unsynced, &segment));
-                removed.push(base);
-            }
-            state.check_invariants();
-            (offset, removed)
-        };
-        for base in removed {
-            for extension in ["log", "index", "timeindex"] {
-                let path = self.dir.join(segment::file_name(base, extension));
-                if let Err(error) = std::fs::remove_file(&path)
-                    && error.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::warn!(path = %path.display(), %error, "removing a segment below the log start failed");
-                }
-            }
-            tracing::debug!(partition = %self.topic_partition, base_offset = base, "removed a segment below the log start");
+        let mut state = self.state.lock();
+        if let Some(closed) = &state.closed {
+            return Err(closed.error(&self.topic_partition));
         }
-        Ok(start)
+        if offset > state.log_end_offset {
+            return Err(Error::OffsetOutOfRange {
+                topic_partition: self.topic_partition.clone(),
+                offset,
+                log_start_offset: state.log_start_offset,
+                log_end_offset: state.log_end_offset,
+            });
+        }
+        state.log_start_offset = state.log_start_offset.max(offset);
+        state.check_invariants();
+        Ok(state.log_start_offset)
     }
 
     /// Forgets idempotent producers idle for `expiration_ms` (`producer.id.expiration.ms`).

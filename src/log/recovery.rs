@@ -92,6 +92,16 @@ fn finish(mut segments: Vec<Segment>, recovered: &[usize]) -> Result<LoadedSegme
     Ok(LoadedSegments { sealed, active, recovery_point })
 }
 
+/// Removes every segment of a log (its start lies past everything it holds).
+pub(super) fn delete_all_segments(dir: &Path) -> io::Result<()> {
+    for base in list_segment_bases(dir)? {
+        for extension in ["log", "index", "timeindex"] {
+            remove_if_present(&dir.join(super::segment::file_name(base, extension)))?;
+        }
+    }
+    super::checkpoint::sync_dir(dir)
+}
+
 fn delete_later_segments(options: &OpenLog, bases: &[i64]) -> io::Result<()> {
     for &base in bases {
         tracing::warn!(partition = %options.topic_partition, base_offset = base, "deleting a segment after a corrupt one");
