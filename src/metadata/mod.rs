@@ -126,12 +126,7 @@ impl MetadataStore {
         let _writer = self.writer.lock().await;
         let image = self.image();
         let brokers = [self.settings.node_id];
-        let context = topics::CreationContext {
-            image: &image,
-            brokers: &brokers,
-            default_partitions: self.settings.default_partitions,
-            default_replication_factor: self.settings.default_replication_factor,
-        };
+        let context = self.creation_context(&image, &brokers);
         let mut plans = topics::plan_creations(&context, specs);
         if validate_only {
             return plans;
@@ -140,12 +135,7 @@ impl MetadataStore {
             plans.iter().flatten().flat_map(TopicPlan::records).collect();
         if let Err(error) = self.commit(&image, records).await {
             tracing::error!(%error, "writing topic creations to the metadata log failed");
-            let message = error.to_string();
-            for plan in &mut plans {
-                if plan.is_ok() {
-                    *plan = Err(Error::Storage(std::io::Error::other(message.clone())));
-                }
-            }
+            fail_unwritten(&mut plans, &error);
         }
         plans
     }
@@ -160,12 +150,7 @@ impl MetadataStore {
         let _writer = self.writer.lock().await;
         let image = self.image();
         let brokers = [self.settings.node_id];
-        let context = topics::CreationContext {
-            image: &image,
-            brokers: &brokers,
-            default_partitions: self.settings.default_partitions,
-            default_replication_factor: self.settings.default_replication_factor,
-        };
+        let context = self.creation_context(&image, &brokers);
         let mut plans = topics::plan_partition_increases(&context, increases);
         if validate_only {
             return plans;
@@ -174,12 +159,7 @@ impl MetadataStore {
             plans.iter().flatten().flat_map(|plan| plan.records.iter().cloned()).collect();
         if let Err(error) = self.commit(&image, records).await {
             tracing::error!(%error, "writing partition increases to the metadata log failed");
-            let message = error.to_string();
-            for plan in &mut plans {
-                if plan.is_ok() {
-                    *plan = Err(Error::Storage(std::io::Error::other(message.clone())));
-                }
-            }
+            fail_unwritten(&mut plans, &error);
         }
         plans
     }
@@ -207,14 +187,22 @@ impl MetadataStore {
             .collect();
         if let Err(error) = self.commit(&image, records).await {
             tracing::error!(%error, "writing topic deletions to the metadata log failed");
-            let message = error.to_string();
-            for result in &mut results {
-                if result.is_ok() {
-                    *result = Err(Error::Storage(std::io::Error::other(message.clone())));
-                }
-            }
+            fail_unwritten(&mut results, &error);
         }
         results
+    }
+
+    fn creation_context<'a>(
+        &self,
+        image: &'a MetadataImage,
+        brokers: &'a [i32],
+    ) -> topics::CreationContext<'a> {
+        topics::CreationContext {
+            image,
+            brokers,
+            default_partitions: self.settings.default_partitions,
+            default_replication_factor: self.settings.default_replication_factor,
+        }
     }
 
     /// Appends `records` as one batch, fsyncs it, then replays it into the next image.
@@ -299,6 +287,14 @@ impl MetadataStore {
     pub fn shutdown(&self) -> Result<()> {
         self.log.close(crate::log::partition_log::Closed::ShuttingDown);
         self.log.persist_and_flush()
+    }
+}
+
+/// Turns every planned (Ok) result into the storage error that kept it from the log.
+fn fail_unwritten<T>(results: &mut [Result<T>], error: &Error) {
+    let message = error.to_string();
+    for result in results.iter_mut().filter(|result| result.is_ok()) {
+        *result = Err(Error::Storage(std::io::Error::other(message.clone())));
     }
 }
 

@@ -232,7 +232,20 @@ pub fn timed_batch(
     records: &[TimedRecord<'_>],
     compression: kafka_protocol::records::Compression,
 ) -> Bytes {
+    encode_batch(records, None, compression)
+}
+
+/// The producer fields of an idempotent batch: id, epoch, first sequence.
+type ProducerFields = (i64, i16, i32);
+
+/// Encodes one batch with the crate's encoder; without `producer` it carries no producer id.
+fn encode_batch(
+    records: &[TimedRecord<'_>],
+    producer: Option<ProducerFields>,
+    compression: kafka_protocol::records::Compression,
+) -> Bytes {
     use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, 0));
     let records: Vec<Record> = records
         .iter()
         .enumerate()
@@ -241,11 +254,11 @@ pub fn timed_batch(
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i64::try_from(index).unwrap(),
-            sequence: i32::try_from(index).unwrap(),
+            sequence: base_sequence + i32::try_from(index).unwrap(),
             timestamp: *timestamp,
             key: key.map(Bytes::copy_from_slice),
             value: value.map(Bytes::copy_from_slice),
@@ -351,37 +364,13 @@ pub fn idempotent_batch(
     producer_epoch: i16,
     base_sequence: i32,
 ) -> Bytes {
-    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-    let records: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(index, (key, value))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id,
-            producer_epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i64::try_from(index).unwrap(),
-            sequence: base_sequence + i32::try_from(index).unwrap(),
-            timestamp: 1_700_000_000_000,
-            key: key.map(Bytes::copy_from_slice),
-            value: value.map(Bytes::copy_from_slice),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: kafka_protocol::records::Compression::None,
-        },
+    let timed: Vec<_> =
+        records.iter().map(|(key, value)| (*key, *value, 1_700_000_000_000)).collect();
+    encode_batch(
+        &timed,
+        Some((producer_id, producer_epoch, base_sequence)),
+        kafka_protocol::records::Compression::None,
     )
-    .unwrap();
-    buf.freeze()
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; good enough for tests).
