@@ -1,23 +1,47 @@
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
-import java.util.UUID;
-import java.util.concurrent.Future;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiConsumer;
+import java.util.function.IntFunction;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
-import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.ConsumerGroupListing;
+import org.apache.kafka.clients.admin.CreateTopicsResult;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.LogDirDescription;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.ReplicaInfo;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -27,276 +51,1189 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.InvalidConfigurationException;
+import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.common.utils.AppInfoParser;
 
 /**
- * The Java client (kafka-clients) against Riffle: creates a 6-partition topic with the Admin
- * client, produces 10,000 keyed records with headers using the DEFAULT producer config
- * (idempotent, acks=all since Kafka 3.0), consumes them back in a consumer group and checks
- * count, per-partition order and offsets, keys, values and headers, and the committed offsets.
+ * The scenarios of compat/README.md for the Java client (kafka-clients), plus this client's
+ * extra checks (ids starting with "x-"). One source, compiled against every pinned
+ * kafka-clients version, so it only uses APIs present in all of them.
  *
- * Usage: RiffleCompat BOOTSTRAP TOPIC. Prints "PASS name" / "FAIL name: why" per check and
- * exits 1 if any check failed.
+ * Usage: RiffleCompat BOOTSTRAP [EXPECTED_VERSION]. Prints "CLIENT ..." and one
+ * "RESULT <scenario> pass|fail|n/a <detail>" line per scenario on stdout; diagnostics go to
+ * stderr. RIFFLE_DATA_DIR (the broker's data directory) enables the on-disk checks.
+ *
+ * Every scenario runs on a thread of its own with a deadline: the scenario bounds its own
+ * waits by it, and if it still has not finished 15 s after it, it is reported as failed, its
+ * clients are woken up or closed, and the next scenario starts.
  */
 public final class RiffleCompat {
-    private static final int RECORDS = 10_000;
+    private static final String TOPIC = "compat";
+    private static final String SPLIT_TOPIC = "compat-split";
+    private static final String RESUME_GROUP = "compat-resume";
+    private static final String SPLIT_GROUP = "compat-split";
+    private static final String[] CODECS = {"none", "gzip", "snappy", "lz4", "zstd"};
+    private static final int PER_CODEC = 10_000;
     private static final int PARTITIONS = 6;
-    private static int failures = 0;
+    private static final int SPLIT_RECORDS = 6_000;
+    private static final int RESUME_FIRST = 3_000;
+    // The extra checks' own topics, so the standard scenarios' topics and offsets are untouched.
+    private static final String CONFIGS_TOPIC = "x-configs";
+    private static final String GROW_TOPIC = "x-partitions";
+    private static final String RECORDS_TOPIC = "x-records";
+    private static final int RECORDS_PARTITIONS = 3;
+    private static final int RECORDS_COUNT = 3_000;
 
-    public static void main(String[] args) throws Exception {
-        String bootstrap = args[0];
-        String topic = args[1];
-        createTopic(bootstrap, topic);
-        Map<Integer, RecordMetadata> produced = produce(bootstrap, topic);
-        if (produced != null) {
-            consume(bootstrap, topic, produced);
-            deleteRecords(bootstrap, topic);
-        }
-        System.exit(failures == 0 ? 0 : 1);
-    }
+    /** The whole run stays well inside the 300 s after which compat.sh kills run.sh. */
+    private static final int RUN_BUDGET_SECONDS = 240;
+    private final long runDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(RUN_BUDGET_SECONDS);
+    private final String bootstrap;
+    private final String host;
+    private final int port;
+    private final String dataDir = System.getenv("RIFFLE_DATA_DIR");
+    private final Map<String, String> outcomes = new ConcurrentHashMap<>();
 
-    /** deleteRecords moves partition 0's start; a consumer's beginningOffsets follows it. */
-    private static void deleteRecords(String bootstrap, String topic) throws Exception {
-        TopicPartition first = new TopicPartition(topic, 0);
-        Properties config = new Properties();
-        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        long lowWatermark;
-        try (Admin admin = Admin.create(config)) {
-            lowWatermark = admin.deleteRecords(Map.of(first, RecordsToDelete.beforeOffset(5)))
-                .lowWatermarks().get(first).get().lowWatermark();
-            Map<String, org.apache.kafka.clients.admin.LogDirDescription> dirs =
-                admin.describeLogDirs(List.of(1)).allDescriptions().get().get(1);
-            long size = dirs.values().stream()
-                .flatMap(dir -> dir.replicaInfos().entrySet().stream())
-                .filter(entry -> entry.getKey().topic().equals(topic))
-                .mapToLong(entry -> entry.getValue().size())
-                .sum();
-            int producers = admin.describeProducers(List.of(first)).partitionResult(first).get().activeProducers().size();
-            check("describeProducers lists the idempotent producer", producers == 1, producers + " producers");
-            check("describeLogDirs reports one directory holding the topic's bytes",
-                dirs.size() == 1 && size > 10_000 * 20, dirs.size() + " directories, " + size + " bytes");
-        }
-        Properties consumerConfig = new Properties();
-        consumerConfig.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        consumerConfig.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        consumerConfig.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        long beginning;
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig)) {
-            beginning = consumer.beginningOffsets(List.of(first)).get(first);
-        }
-        check("deleteRecords moves the log start and beginningOffsets follows",
-            lowWatermark == 5 && beginning == 5, "low watermark " + lowWatermark + ", beginning " + beginning);
-    }
+    /** Codecs whose produce scenario passed, in order; N is 10,000 times their count. */
+    private final List<String> passedCodecs = new CopyOnWriteArrayList<>();
+    /** Where the producer was told each record of `compat` went: key to partition/offset. */
+    private final Map<String, Position> acknowledged = new ConcurrentHashMap<>();
+    /** Where consume-assign found each record: key to partition/offset. */
+    private volatile Map<String, Position> consumedAt;
+    /** What x-idempotent-on-disk read from the stored batches of x-records, per partition. */
+    private final Map<Integer, StoredProducer> stored = new ConcurrentHashMap<>();
+    private volatile int recordsProducedToExtraTopic = -1;
 
-    private static void check(String name, boolean passed, String why) {
-        if (passed) {
-            System.out.println("PASS " + name);
-        } else {
-            failures++;
-            System.out.println("FAIL " + name + ": " + why);
+    private record Position(int partition, long offset) {
+        @Override
+        public String toString() {
+            return partition + "@" + offset;
         }
     }
 
-    private static String value(int index) {
-        return "value-" + index + "-" + "x".repeat(index % 97);
+    private record StoredProducer(long producerId, short epoch, int lastSequence, long records) {
     }
 
-    private static void createTopic(String bootstrap, String topic) throws Exception {
-        Properties config = new Properties();
-        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        try (Admin admin = Admin.create(config)) {
-            admin.createTopics(List.of(new NewTopic(topic, PARTITIONS, (short) 1))).all().get();
-            TopicDescription description =
-                admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
-            check("admin creates a topic with " + PARTITIONS + " partitions",
-                description.partitions().size() == PARTITIONS,
-                "described " + description.partitions().size() + " partitions");
-            configs(admin, topic + "-configs");
+    /** A scenario's failure with the detail to report. */
+    private static final class Failure extends Exception {
+        Failure(String detail) {
+            super(detail);
         }
     }
 
-    /** describeConfigs and incrementalAlterConfigs on a topic of its own, and the broker's configs. */
-    private static void configs(Admin admin, String topic) throws Exception {
-        admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
-        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-        ConfigEntry before = admin.describeConfigs(List.of(resource)).all().get().get(resource).get("retention.ms");
-        check("describeConfigs reports Kafka's default retention.ms",
-            before != null && "604800000".equals(before.value()) && before.source() == ConfigEntry.ConfigSource.DEFAULT_CONFIG,
-            "got " + before);
-        admin.incrementalAlterConfigs(Map.of(resource, List.of(
-            new AlterConfigOp(new ConfigEntry("retention.ms", "3600000"), AlterConfigOp.OpType.SET),
-            new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)))).all().get();
-        Config after = admin.describeConfigs(List.of(resource)).all().get().get(resource);
-        ConfigEntry retention = after.get("retention.ms");
-        ConfigEntry policy = after.get("cleanup.policy");
-        check("incrementalAlterConfigs SET and APPEND take effect",
-            "3600000".equals(retention.value()) && retention.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG
-                && "delete,compact".equals(policy.value()),
-            "retention.ms " + retention + ", cleanup.policy " + policy);
-        String refusal = null;
-        try {
-            admin.incrementalAlterConfigs(Map.of(resource, List.of(
-                new AlterConfigOp(new ConfigEntry("retention.ms", "soon"), AlterConfigOp.OpType.SET)))).all().get();
-            refusal = "an invalid value was accepted";
-        } catch (java.util.concurrent.ExecutionException expected) {
-            if (!(expected.getCause() instanceof org.apache.kafka.common.errors.InvalidConfigurationException)) {
-                refusal = "refused with " + expected.getCause();
+    /** The client lacks what the scenario needs; the detail says what. */
+    private static final class NotApplicable extends Exception {
+        NotApplicable(String detail) {
+            super(detail);
+        }
+    }
+
+    private interface Body {
+        /** Returns the detail of a pass; throws Failure or NotApplicable otherwise. */
+        String run(Scenario scenario) throws Exception;
+    }
+
+    /** One running scenario: its deadline, what it is doing now, and the clients it opened. */
+    private static final class Scenario {
+        final String id;
+        final long deadline;
+        volatile String stage = "starting";
+        final List<Object> clients = new CopyOnWriteArrayList<>();
+        /** Consumers owned by other threads of the scenario: only woken up on abort. */
+        final List<KafkaConsumer<?, ?>> foreignConsumers = new CopyOnWriteArrayList<>();
+
+        Scenario(String id, int seconds) {
+            this.id = id;
+            this.deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        }
+
+        long remainingMs() {
+            return Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+        }
+
+        boolean expired() {
+            return System.nanoTime() >= deadline;
+        }
+
+        void stage(String what) {
+            stage = what;
+            System.err.println("[" + id + "] " + what);
+        }
+
+        <T> T track(T client) {
+            clients.add(client);
+            return client;
+        }
+
+        /** Waits for a client future within the deadline. */
+        <T> T get(KafkaFuture<T> future, String what) throws Exception {
+            stage(what);
+            try {
+                return future.get(Math.max(1, remainingMs()), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException timeout) {
+                throw new Failure(what + ": no answer before the scenario's deadline");
             }
         }
-        check("an invalid config value is refused with INVALID_CONFIG", refusal == null, refusal);
-        admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(3))).all().get();
-        int grown = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
-        check("createPartitions grows a topic from 1 to 3 partitions", grown == 3, "described " + grown);
-        String shrink = null;
-        try {
-            admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(2))).all().get();
-            shrink = "a decrease was accepted";
-        } catch (java.util.concurrent.ExecutionException expected) {
-            if (!(expected.getCause() instanceof org.apache.kafka.common.errors.InvalidPartitionsException)) {
-                shrink = "refused with " + expected.getCause();
+
+        /** Closes this thread's clients, newest first, each with a bounded wait. */
+        void closeAll() {
+            List<Object> open = new ArrayList<>(clients);
+            clients.clear();
+            for (int index = open.size() - 1; index >= 0; index--) {
+                Object client = open.get(index);
+                try {
+                    if (client instanceof KafkaConsumer) {
+                        ((KafkaConsumer<?, ?>) client).close(Duration.ofSeconds(10));
+                    } else if (client instanceof KafkaProducer) {
+                        ((KafkaProducer<?, ?>) client).close(Duration.ofSeconds(10));
+                    } else if (client instanceof Admin) {
+                        ((Admin) client).close(Duration.ofSeconds(5));
+                    }
+                } catch (Throwable ignored) {
+                    System.err.println("[" + id + "] closing " + client + ": " + ignored);
+                }
             }
         }
-        check("createPartitions refuses a decrease with INVALID_PARTITIONS", shrink == null, shrink);
-        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, "1");
-        ConfigEntry partitions = admin.describeConfigs(List.of(broker)).all().get().get(broker).get("num.partitions");
-        check("describeConfigs lists the broker's configs", partitions != null && partitions.value() != null,
-            "num.partitions " + partitions);
+
+        /** From another thread: makes the scenario's blocked calls return. */
+        void abort() {
+            for (Object client : clients) {
+                try {
+                    if (client instanceof KafkaConsumer) {
+                        ((KafkaConsumer<?, ?>) client).wakeup();
+                    } else if (client instanceof KafkaProducer) {
+                        ((KafkaProducer<?, ?>) client).close(Duration.ZERO);
+                    } else if (client instanceof Admin) {
+                        ((Admin) client).close(Duration.ZERO);
+                    }
+                } catch (Throwable ignored) {
+                    // Best effort: the process exits at the end anyway.
+                }
+            }
+            for (KafkaConsumer<?, ?> consumer : foreignConsumers) {
+                consumer.wakeup();
+            }
+        }
     }
 
-    /** Produces with the default config; returns each record's metadata by index. */
-    private static Map<Integer, RecordMetadata> produce(String bootstrap, String topic) throws Exception {
+    private RiffleCompat(String bootstrap) {
+        this.bootstrap = bootstrap;
+        int colon = bootstrap.lastIndexOf(':');
+        this.host = bootstrap.substring(0, colon);
+        this.port = Integer.parseInt(bootstrap.substring(colon + 1));
+    }
+
+    public static void main(String[] args) {
+        String version = AppInfoParser.getVersion();
+        String expected = args.length > 1 ? args[1] : version;
+        System.out.println("CLIENT kafka-clients " + version + " (commit " + AppInfoParser.getCommitId() + ", Java "
+            + System.getProperty("java.version") + ")" + (version.equals(expected) ? "" : " but " + expected + " was pinned"));
+        System.out.flush();
+        new RiffleCompat(args[0]).runAll();
+        System.out.flush();
+        // Threads of a scenario that missed its deadline must not keep the JVM alive.
+        System.exit(0);
+    }
+
+    private void runAll() {
+        run("metadata", 60, this::metadata);
+        run("create-topic", 60, this::createTopic);
+        for (String codec : CODECS) {
+            run("produce-" + codec, 60, scenario -> produce(scenario, codec));
+        }
+        run("consume-assign", 60, this::consumeAssign);
+        run("x-acked-offsets", 10, this::ackedOffsets);
+        run("group-resume", 60, this::groupResume);
+        run("group-split", 60, this::groupSplit);
+        run("admin-groups", 60, this::adminGroups);
+        run("delete-topic", 60, this::deleteTopic);
+        // The extra checks, on topics of their own, after the standard scenarios.
+        run("x-configs", 60, this::configs);
+        run("x-broker-configs", 60, this::brokerConfigs);
+        run("x-create-partitions", 60, this::createPartitions);
+        run("x-idempotent-on-disk", 60, this::idempotentOnDisk);
+        run("x-describe-producers", 60, this::describeProducers);
+        run("x-describe-log-dirs", 60, this::describeLogDirs);
+        run("x-delete-records", 60, this::deleteRecords);
+    }
+
+    // ---------------------------------------------------------------- running and reporting
+
+    private void run(String id, int wanted, Body body) {
+        // A scenario may overrun its deadline by 15 s before it is abandoned, and by 15 s more
+        // while its clients are torn down: keep that margin inside the run's budget.
+        long left = TimeUnit.NANOSECONDS.toSeconds(runDeadline - System.nanoTime()) - 30;
+        if (left < 5) {
+            report(id, "fail", "not run: the run's " + RUN_BUDGET_SECONDS + " s budget was spent by earlier scenarios");
+            return;
+        }
+        int seconds = (int) Math.min(wanted, left);
+        Scenario scenario = new Scenario(id, seconds);
+        long started = System.nanoTime();
+        System.err.println("=== " + id);
+        Thread thread = new Thread(() -> {
+            try {
+                report(id, "pass", body.run(scenario));
+            } catch (Failure failure) {
+                report(id, "fail", failure.getMessage());
+            } catch (NotApplicable notApplicable) {
+                report(id, "n/a", notApplicable.getMessage());
+            } catch (Throwable thrown) {
+                thrown.printStackTrace();
+                report(id, "fail", describe(thrown) + " (while: " + scenario.stage + ")");
+            } finally {
+                scenario.closeAll();
+            }
+        }, "scenario-" + id);
+        thread.setDaemon(true);
+        thread.start();
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(seconds + 15));
+            if (thread.isAlive()) {
+                report(id, "fail", "no result " + (seconds + 15) + " s after the start (deadline " + seconds
+                    + " s); stuck while: " + scenario.stage);
+                scenario.abort();
+                thread.join(15_000);
+            }
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        System.err.printf("=== %s: %s in %.1f s%n", id, outcomes.get(id), (System.nanoTime() - started) / 1e9);
+    }
+
+    private synchronized void report(String id, String outcome, String detail) {
+        if (outcomes.putIfAbsent(id, outcome) != null) {
+            System.err.println("[" + id + "] late " + outcome + " ignored: " + detail);
+            return;
+        }
+        String text = detail == null ? "" : detail.replaceAll("\\s+", " ").trim();
+        if (text.length() > 700) {
+            text = text.substring(0, 700) + "...";
+        }
+        System.out.println("RESULT " + id + " " + outcome + (text.isEmpty() ? "" : " " + text));
+        System.out.flush();
+    }
+
+    /** The exception and its causes, as "Type: message; caused by ...". */
+    private static String describe(Throwable thrown) {
+        StringBuilder text = new StringBuilder();
+        Throwable current = thrown;
+        for (int depth = 0; current != null && depth < 4; depth++) {
+            if (current instanceof ExecutionException && current.getCause() != null) {
+                current = current.getCause();
+            }
+            if (text.length() > 0) {
+                text.append("; caused by ");
+            }
+            text.append(current.getClass().getSimpleName());
+            if (current.getMessage() != null) {
+                text.append(": ").append(current.getMessage());
+            }
+            current = current.getCause() == current ? null : current.getCause();
+        }
+        return text.toString();
+    }
+
+    private static Throwable rootCause(Throwable thrown) {
+        Throwable current = thrown;
+        while (current.getCause() != null && current.getCause() != current) {
+            current = current.getCause();
+        }
+        return current;
+    }
+
+    // ---------------------------------------------------------------- clients
+
+    private Admin admin(Scenario scenario) {
+        Properties config = new Properties();
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(AdminClientConfig.CLIENT_ID_CONFIG, "compat-" + scenario.id);
+        config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
+        config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+        return scenario.track(Admin.create(config));
+    }
+
+    /** The default producer (idempotent since Kafka 3.0) with acks=all and a codec. */
+    private KafkaProducer<String, String> producer(Scenario scenario, String codec) {
         Properties config = new Properties();
         config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ProducerConfig.CLIENT_ID_CONFIG, "compat-" + scenario.id);
         config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        List<Future<RecordMetadata>> futures = new ArrayList<>(RECORDS);
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(config)) {
-            for (int index = 0; index < RECORDS; index++) {
-                ProducerRecord<String, String> record =
-                    new ProducerRecord<>(topic, "key-" + index, value(index));
-                record.headers().add("index", Integer.toString(index).getBytes(StandardCharsets.UTF_8));
-                record.headers().add("client", "java".getBytes(StandardCharsets.UTF_8));
-                futures.add(producer.send(record));
-            }
-            producer.flush();
-        }
-        Map<Integer, RecordMetadata> produced = new HashMap<>();
-        String error = null;
-        for (int index = 0; index < RECORDS; index++) {
-            try {
-                produced.put(index, futures.get(index).get());
-            } catch (Exception exception) {
-                error = "record " + index + ": " + exception;
-                break;
-            }
-        }
-        check("default (idempotent, acks=all) producer delivers " + RECORDS + " records", error == null, error);
-        return error == null ? produced : null;
+        config.put(ProducerConfig.ACKS_CONFIG, "all");
+        config.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, codec);
+        config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "20000");
+        config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
+        config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "40000");
+        return scenario.track(new KafkaProducer<>(config));
     }
 
-    private static void consume(String bootstrap, String topic, Map<Integer, RecordMetadata> produced) {
+    /** A consumer starting at the earliest offset, committing only when told; group may be null. */
+    private KafkaConsumer<String, String> consumer(Scenario scenario, String group, String name) {
         Properties config = new Properties();
         config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        config.put(ConsumerConfig.GROUP_ID_CONFIG, "java-compat-" + UUID.randomUUID());
-        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        config.put(ConsumerConfig.CLIENT_ID_CONFIG, "compat-" + scenario.id + "-" + name);
+        if (group != null) {
+            config.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        }
         config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         config.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         config.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        List<ConsumerRecord<String, String>> consumed = new ArrayList<>(RECORDS);
-        Map<TopicPartition, OffsetAndMetadata> committed;
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(config)) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.currentTimeMillis() + 90_000;
-            while (consumed.size() < RECORDS && System.currentTimeMillis() < deadline) {
-                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
-                    consumed.add(record);
-                }
-            }
-            // Anything beyond the expected count would be a duplicate.
-            for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(1000))) {
-                consumed.add(record);
-            }
-            consumer.commitSync();
-            Map<TopicPartition, OffsetAndMetadata> asked = new HashMap<>();
-            for (int partition = 0; partition < PARTITIONS; partition++) {
-                asked.put(new TopicPartition(topic, partition), null);
-            }
-            committed = consumer.committed(asked.keySet());
-        }
-        check("group consumer receives exactly " + RECORDS + " records", consumed.size() == RECORDS,
-            "received " + consumed.size());
+        config.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
+        config.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "20000");
+        return new KafkaConsumer<>(config);
+    }
 
-        // Per partition: offsets 0..n-1 in order, and the producer's order.
-        Map<Integer, List<ConsumerRecord<String, String>>> byPartition = new TreeMap<>();
-        for (ConsumerRecord<String, String> record : consumed) {
-            byPartition.computeIfAbsent(record.partition(), p -> new ArrayList<>()).add(record);
-        }
-        Map<Integer, List<Integer>> producedOrder = new TreeMap<>();
-        List<Integer> indexes = new ArrayList<>(produced.keySet());
-        indexes.sort((a, b) -> Long.compare(produced.get(a).offset(), produced.get(b).offset()));
-        for (int index : indexes) {
-            producedOrder.computeIfAbsent(produced.get(index).partition(), p -> new ArrayList<>()).add(index);
-        }
-        String orderError = null;
-        String contentError = null;
-        for (Map.Entry<Integer, List<ConsumerRecord<String, String>>> entry : byPartition.entrySet()) {
-            List<Integer> expected = producedOrder.getOrDefault(entry.getKey(), Collections.emptyList());
-            List<ConsumerRecord<String, String>> records = entry.getValue();
-            if (records.size() != expected.size()) {
-                orderError = "partition " + entry.getKey() + ": " + records.size() + " records, produced " + expected.size();
-                break;
-            }
-            int previousIndex = -1;
-            for (int position = 0; position < records.size(); position++) {
-                ConsumerRecord<String, String> record = records.get(position);
-                int index = expected.get(position);
-                if (record.offset() != position || produced.get(index).offset() != position) {
-                    orderError = "partition " + entry.getKey() + " position " + position + " has offset " + record.offset();
-                    break;
-                }
-                // Records were sent in index order, so each partition must hold them in it.
-                if (index <= previousIndex) {
-                    orderError = "partition " + entry.getKey() + ": key-" + index + " stored after key-" + previousIndex;
-                    break;
-                }
-                previousIndex = index;
-                if (!record.key().equals("key-" + index)) {
-                    orderError = "partition " + entry.getKey() + " offset " + position + ": key " + record.key()
-                        + ", expected key-" + index;
-                    break;
-                }
-                Header indexHeader = record.headers().lastHeader("index");
-                Header clientHeader = record.headers().lastHeader("client");
-                boolean headersMatch = indexHeader != null && clientHeader != null
-                    && new String(indexHeader.value(), StandardCharsets.UTF_8).equals(Integer.toString(index))
-                    && new String(clientHeader.value(), StandardCharsets.UTF_8).equals("java")
-                    && record.headers().toArray().length == 2;
-                if (!record.value().equals(value(index)) || !headersMatch) {
-                    contentError = "record key-" + index + " has value or headers changed";
-                }
-            }
-            if (orderError != null) {
-                break;
-            }
-        }
-        check("records arrive in producer order per partition at their acknowledged offsets", orderError == null, orderError);
-        check("keys, values and headers are intact", contentError == null, contentError);
-        check("records were spread over all " + PARTITIONS + " partitions", byPartition.size() == PARTITIONS,
-            byPartition.size() + " partitions held records");
+    private static String value(String codec, int index) {
+        return "value-" + codec + "-" + index + "-" + "x".repeat(index % 100);
+    }
 
-        String commitError = null;
-        for (int partition = 0; partition < PARTITIONS; partition++) {
-            OffsetAndMetadata offset = committed.get(new TopicPartition(topic, partition));
-            long expected = producedOrder.getOrDefault(partition, Collections.emptyList()).size();
-            if (offset == null || offset.offset() != expected) {
-                commitError = "partition " + partition + " committed " + offset + ", expected " + expected;
-                break;
+    private static String header(ConsumerRecord<?, ?> record, int position, String key) {
+        Header[] headers = record.headers().toArray();
+        if (position >= headers.length || !headers[position].key().equals(key) || headers[position].value() == null) {
+            return null;
+        }
+        return new String(headers[position].value(), StandardCharsets.UTF_8);
+    }
+
+    private int expectedRecords() {
+        return PER_CODEC * passedCodecs.size();
+    }
+
+    /** Keeps the first few problems of a check, and counts them all. */
+    private static final class Problems {
+        private final List<String> first = new ArrayList<>();
+        private int count;
+
+        void add(String problem) {
+            if (count++ < 5) {
+                first.add(problem);
             }
         }
-        check("the group's committed offsets are the partition ends", commitError == null, commitError);
+
+        boolean any() {
+            return count > 0;
+        }
+
+        @Override
+        public String toString() {
+            return count + " problem(s): " + String.join("; ", first) + (count > first.size() ? "; ..." : "");
+        }
+    }
+
+    private static List<TopicPartition> partitions(String topic, int count) {
+        List<TopicPartition> partitions = new ArrayList<>();
+        for (int partition = 0; partition < count; partition++) {
+            partitions.add(new TopicPartition(topic, partition));
+        }
+        return partitions;
+    }
+
+    // ---------------------------------------------------------------- 1. metadata
+
+    private String metadata(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        DescribeClusterResult cluster = admin.describeCluster();
+        Collection<Node> nodes = scenario.get(cluster.nodes(), "describeCluster");
+        String clusterId = scenario.get(cluster.clusterId(), "describeCluster: cluster id");
+        Set<String> topics = scenario.get(admin.listTopics().names(), "listTopics");
+        Node broker = nodes.stream().filter(node -> node.id() == 1).findFirst().orElse(null);
+        if (broker == null || !broker.host().equals(host) || broker.port() != port) {
+            throw new Failure("expected broker 1 at " + bootstrap + ", got nodes " + nodes);
+        }
+        return "broker 1 at " + broker.host() + ":" + broker.port() + ", " + nodes.size() + " node(s), cluster id "
+            + clusterId + ", " + topics.size() + " topic(s) listed";
+    }
+
+    // ---------------------------------------------------------------- 2. create-topic
+
+    private String createTopic(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        CreateTopicsResult created = admin.createTopics(List.of(
+            new NewTopic(TOPIC, PARTITIONS, (short) 1), new NewTopic(SPLIT_TOPIC, PARTITIONS, (short) 1)));
+        Problems problems = new Problems();
+        for (String topic : List.of(TOPIC, SPLIT_TOPIC)) {
+            try {
+                scenario.get(created.values().get(topic), "createTopics " + topic);
+                int count = scenario.get(created.numPartitions(topic), "createTopics " + topic + ": partition count");
+                int factor = scenario.get(created.replicationFactor(topic), "createTopics " + topic + ": replication");
+                if (count != PARTITIONS || factor != 1) {
+                    problems.add(topic + " created with " + count + " partitions and replication factor " + factor
+                        + ", asked for " + PARTITIONS + " and 1");
+                }
+            } catch (ExecutionException error) {
+                problems.add("creating " + topic + ": " + describe(error));
+            }
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        String last = "not described";
+        while (true) {
+            try {
+                TopicDescription description =
+                    scenario.get(admin.describeTopics(List.of(TOPIC)).allTopicNames(), "describeTopics").get(TOPIC);
+                List<String> seen = new ArrayList<>();
+                boolean good = description.partitions().size() == PARTITIONS;
+                for (int index = 0; index < description.partitions().size(); index++) {
+                    TopicPartitionInfo info = description.partitions().get(index);
+                    Node leader = info.leader();
+                    seen.add(info.partition() + ":" + (leader == null ? "none" : leader.id()));
+                    good &= info.partition() == index && leader != null && leader.id() == 1;
+                }
+                last = "partition:leader " + seen;
+                if (good) {
+                    return "both topics created; metadata shows " + TOPIC + " with " + last;
+                }
+            } catch (ExecutionException error) {
+                last = describe(error);
+            }
+            if (System.nanoTime() > until || scenario.expired()) {
+                throw new Failure("after 10 s metadata shows " + TOPIC + " with " + last + ", expected partitions 0..5 led by broker 1");
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    // ---------------------------------------------------------------- 3. produce-<codec>
+
+    private String produce(Scenario scenario, String codec) throws Exception {
+        long started = System.nanoTime();
+        Map<String, Position> positions = new ConcurrentHashMap<>();
+        try {
+            KafkaProducer<String, String> producer = producer(scenario, codec);
+            sendAll(scenario, producer, PER_CODEC, index -> {
+                ProducerRecord<String, String> record = new ProducerRecord<>(TOPIC, codec + "-" + index, value(codec, index));
+                record.headers().add("codec", codec.getBytes(StandardCharsets.UTF_8));
+                record.headers().add("index", Integer.toString(index).getBytes(StandardCharsets.UTF_8));
+                return record;
+            }, (record, metadata) -> positions.put(record.key(), new Position(metadata.partition(), metadata.offset())));
+        } catch (Failure reported) {
+            throw reported;
+        } catch (Throwable error) {
+            if (rootCause(error) instanceof LinkageError) {
+                throw new NotApplicable("kafka-clients cannot load its " + codec + " codec: " + describe(error));
+            }
+            throw error;
+        }
+        acknowledged.putAll(positions);
+        passedCodecs.add(codec);
+        return PER_CODEC + " records acknowledged in " + (System.nanoTime() - started) / 1_000_000 + " ms";
+    }
+
+    /**
+     * Sends count records made by `make`, flushes, and fails unless every one was acknowledged.
+     * Stops sending at the deadline or at the first failed record (the scenario has failed).
+     */
+    private static void sendAll(Scenario scenario, KafkaProducer<String, String> producer, int count,
+                                IntFunction<ProducerRecord<String, String>> make,
+                                BiConsumer<ProducerRecord<String, String>, RecordMetadata> onAck) throws Failure {
+        AtomicInteger acked = new AtomicInteger();
+        AtomicInteger failed = new AtomicInteger();
+        AtomicReference<String> firstError = new AtomicReference<>();
+        scenario.stage("sending " + count + " records");
+        int sent = 0;
+        for (; sent < count && failed.get() == 0 && !scenario.expired(); sent++) {
+            ProducerRecord<String, String> record = make.apply(sent);
+            producer.send(record, (metadata, exception) -> {
+                if (exception != null) {
+                    failed.incrementAndGet();
+                    firstError.compareAndSet(null, record.key() + ": " + describe(exception));
+                } else {
+                    acked.incrementAndGet();
+                    onAck.accept(record, metadata);
+                }
+            });
+        }
+        scenario.stage("flush: " + acked.get() + " of " + sent + " acknowledged so far");
+        producer.flush();
+        if (acked.get() != count) {
+            throw new Failure(acked.get() + " of " + count + " records acknowledged (" + sent + " sent, " + failed.get() + " failed"
+                + (scenario.expired() ? ", deadline passed" : "") + "); first error: " + firstError.get());
+        }
+    }
+
+    // ---------------------------------------------------------------- 4. consume-assign
+
+    private String consumeAssign(Scenario scenario) throws Exception {
+        if (passedCodecs.isEmpty()) {
+            throw new Failure("prerequisite produce-* failed: no codec's records were produced");
+        }
+        int expected = expectedRecords();
+        KafkaConsumer<String, String> consumer = scenario.track(consumer(scenario, null, "assign"));
+        List<TopicPartition> partitions = partitions(TOPIC, PARTITIONS);
+        consumer.assign(partitions);
+        consumer.seekToBeginning(partitions);
+        List<ConsumerRecord<String, String>> records = new ArrayList<>(expected);
+        scenario.stage("polling for " + expected + " records");
+        while (records.size() < expected && !scenario.expired()) {
+            for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(Math.min(500, Math.max(1, scenario.remainingMs()))))) {
+                records.add(record);
+            }
+        }
+        Problems problems = new Problems();
+        if (records.size() != expected) {
+            problems.add("holds " + records.size() + " records, expected " + expected);
+        }
+        Map<String, Position> positions = new HashMap<>();
+        Map<Integer, Long> nextOffset = new TreeMap<>();
+        Map<String, Integer> lastIndex = new HashMap<>(); // "<partition>/<codec>" to index
+        for (ConsumerRecord<String, String> record : records) {
+            String key = record.key();
+            Position position = new Position(record.partition(), record.offset());
+            if (key == null) {
+                problems.add("record " + position + " has no key");
+                continue;
+            }
+            if (positions.put(key, position) != null) {
+                problems.add("key " + key + " twice");
+            }
+            long wanted = nextOffset.getOrDefault(record.partition(), 0L);
+            if (record.offset() != wanted) {
+                problems.add("partition " + record.partition() + ": offset " + record.offset() + " where " + wanted + " was next");
+            }
+            nextOffset.put(record.partition(), record.offset() + 1);
+            int dash = key.lastIndexOf('-');
+            String codec = dash > 0 ? key.substring(0, dash) : "";
+            int index;
+            try {
+                index = Integer.parseInt(key.substring(dash + 1));
+            } catch (NumberFormatException bad) {
+                index = -1;
+            }
+            if (!passedCodecs.contains(codec) || index < 0 || index >= PER_CODEC) {
+                problems.add("unexpected key " + key + " at " + position);
+                continue;
+            }
+            if (!value(codec, index).equals(record.value())) {
+                problems.add("key " + key + " has value " + record.value());
+            }
+            if (record.headers().toArray().length != 2 || !codec.equals(header(record, 0, "codec"))
+                || !Integer.toString(index).equals(header(record, 1, "index"))) {
+                problems.add("key " + key + " has headers " + List.of(record.headers().toArray()));
+            }
+            Integer previous = lastIndex.put(record.partition() + "/" + codec, index);
+            if (previous != null && previous >= index) {
+                problems.add("partition " + record.partition() + ": " + key + " at offset " + record.offset() + " after "
+                    + codec + "-" + previous + " (send order lost)");
+            }
+        }
+        if (nextOffset.size() != PARTITIONS) {
+            problems.add("only partitions " + nextOffset.keySet() + " hold records");
+        }
+        consumedAt = positions;
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return records.size() + " records, per partition " + nextOffset + " (next offsets), all intact and in send order";
+    }
+
+    /** Extra: every record sits at the partition and offset the producer was acknowledged. */
+    private String ackedOffsets(Scenario scenario) throws Exception {
+        Map<String, Position> consumed = consumedAt;
+        if (consumed == null || consumed.isEmpty()) {
+            throw new Failure("prerequisite consume-assign failed: no records were read");
+        }
+        Problems problems = new Problems();
+        for (Map.Entry<String, Position> entry : acknowledged.entrySet()) {
+            Position found = consumed.get(entry.getKey());
+            if (found == null) {
+                problems.add(entry.getKey() + " acknowledged at " + entry.getValue() + " but not read");
+            } else if (!found.equals(entry.getValue())) {
+                problems.add(entry.getKey() + " acknowledged at " + entry.getValue() + " but read at " + found);
+            }
+        }
+        for (String key : consumed.keySet()) {
+            if (!acknowledged.containsKey(key)) {
+                problems.add(key + " read at " + consumed.get(key) + " but never acknowledged");
+            }
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return acknowledged.size() + " records read at exactly the partition and offset their produce acknowledgement gave";
+    }
+
+    // ---------------------------------------------------------------- 5. group-resume
+
+    private String groupResume(Scenario scenario) throws Exception {
+        if (passedCodecs.isEmpty()) {
+            throw new Failure("prerequisite produce-* failed: no codec's records were produced");
+        }
+        int expected = expectedRecords();
+        Map<String, Position> seenByA = new HashMap<>();
+        Map<TopicPartition, OffsetAndMetadata> committed = new TreeMap<>(
+            (left, right) -> Integer.compare(left.partition(), right.partition()));
+        KafkaConsumer<String, String> first = scenario.track(consumer(scenario, RESUME_GROUP, "A"));
+        first.subscribe(List.of(TOPIC));
+        scenario.stage("A polls until it holds " + RESUME_FIRST);
+        while (seenByA.size() < RESUME_FIRST && !scenario.expired()) {
+            for (ConsumerRecord<String, String> record : first.poll(Duration.ofMillis(500))) {
+                seenByA.put(record.key(), new Position(record.partition(), record.offset()));
+                committed.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
+            }
+        }
+        if (seenByA.size() < RESUME_FIRST) {
+            throw new Failure("consumer A held only " + seenByA.size() + " records at the deadline, expected at least " + RESUME_FIRST);
+        }
+        scenario.stage("A commits " + committed);
+        first.commitSync(committed, Duration.ofMillis(Math.max(1, scenario.remainingMs())));
+        scenario.stage("A closes");
+        first.close(Duration.ofSeconds(10));
+        scenario.clients.remove(first);
+
+        KafkaConsumer<String, String> second = scenario.track(consumer(scenario, RESUME_GROUP, "B"));
+        second.subscribe(List.of(TOPIC));
+        Map<String, Position> seenByB = new HashMap<>();
+        Map<Integer, Long> firstOfB = new TreeMap<>();
+        Problems problems = new Problems();
+        scenario.stage("B polls until A and B hold " + expected);
+        while (seenByA.size() + seenByB.size() < expected && !scenario.expired()) {
+            for (ConsumerRecord<String, String> record : second.poll(Duration.ofMillis(500))) {
+                firstOfB.putIfAbsent(record.partition(), record.offset());
+                Position position = new Position(record.partition(), record.offset());
+                if (seenByA.containsKey(record.key())) {
+                    problems.add("key " + record.key() + " seen by A at " + seenByA.get(record.key()) + " and by B at " + position);
+                }
+                if (seenByB.put(record.key(), position) != null) {
+                    problems.add("B read key " + record.key() + " twice");
+                }
+            }
+        }
+        scenario.stage("B commits");
+        second.commitSync(Duration.ofMillis(Math.max(1, scenario.remainingMs())));
+        second.close(Duration.ofSeconds(10));
+        scenario.clients.remove(second);
+
+        Map<Integer, Long> committedByA = new TreeMap<>();
+        committed.forEach((partition, offset) -> committedByA.put(partition.partition(), offset.offset()));
+        for (Map.Entry<Integer, Long> entry : firstOfB.entrySet()) {
+            long wanted = committedByA.getOrDefault(entry.getKey(), 0L);
+            if (entry.getValue() != wanted) {
+                problems.add("B's first record in partition " + entry.getKey() + " is at offset " + entry.getValue()
+                    + ", A committed " + wanted);
+            }
+        }
+        int missing = 0;
+        String example = null;
+        for (String codec : passedCodecs) {
+            for (int index = 0; index < PER_CODEC; index++) {
+                String key = codec + "-" + index;
+                if (!seenByA.containsKey(key) && !seenByB.containsKey(key)) {
+                    missing++;
+                    example = example == null ? key : example;
+                }
+            }
+        }
+        if (missing > 0) {
+            problems.add(missing + " of " + expected + " records seen by neither (e.g. " + example + "); A held " + seenByA.size()
+                + ", B " + seenByB.size());
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return "A processed " + seenByA.size() + " and committed " + committedByA + "; B read " + seenByB.size()
+            + " starting at those offsets " + firstOfB;
+    }
+
+    // ---------------------------------------------------------------- 6. group-split
+
+    /** A member of the split group, polling on its own thread. */
+    private final class Member implements Runnable {
+        final String name;
+        final Scenario scenario;
+        final CountDownLatch start;
+        volatile Set<Integer> assignment = Set.of();
+        volatile boolean stop;
+        volatile Throwable error;
+        final ConcurrentLinkedQueue<ConsumerRecord<String, String>> records = new ConcurrentLinkedQueue<>();
+        final AtomicInteger received = new AtomicInteger();
+
+        Member(String name, Scenario scenario, CountDownLatch start) {
+            this.name = name;
+            this.scenario = scenario;
+            this.start = start;
+        }
+
+        @Override
+        public void run() {
+            KafkaConsumer<String, String> own = null;
+            try {
+                own = consumer(scenario, SPLIT_GROUP, name);
+                scenario.foreignConsumers.add(own);
+                start.await();
+                own.subscribe(List.of(SPLIT_TOPIC));
+                while (!stop) {
+                    for (ConsumerRecord<String, String> record : own.poll(Duration.ofMillis(200))) {
+                        records.add(record);
+                        received.incrementAndGet();
+                    }
+                    Set<Integer> now = new TreeSet<>();
+                    for (TopicPartition partition : own.assignment()) {
+                        now.add(partition.partition());
+                    }
+                    assignment = now;
+                }
+            } catch (WakeupException woken) {
+                error = woken;
+            } catch (Throwable thrown) {
+                error = thrown;
+                thrown.printStackTrace();
+            } finally {
+                if (own != null) {
+                    try {
+                        own.close(Duration.ofSeconds(10));
+                    } catch (Throwable ignored) {
+                        System.err.println("[group-split] closing " + name + ": " + ignored);
+                    }
+                }
+            }
+        }
+    }
+
+    private String groupSplit(Scenario scenario) throws Exception {
+        long started = System.nanoTime();
+        CountDownLatch start = new CountDownLatch(1);
+        Member one = new Member("one", scenario, start);
+        Member two = new Member("two", scenario, start);
+        Thread first = new Thread(one, "split-one");
+        Thread second = new Thread(two, "split-two");
+        first.setDaemon(true);
+        second.setDaemon(true);
+        first.start();
+        second.start();
+        try {
+            start.countDown();
+            scenario.stage("waiting for a split assignment");
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            Set<Integer> ownedByOne;
+            Set<Integer> ownedByTwo;
+            while (true) {
+                ownedByOne = one.assignment;
+                ownedByTwo = two.assignment;
+                Set<Integer> union = new TreeSet<>(ownedByOne);
+                union.addAll(ownedByTwo);
+                boolean disjoint = union.size() == ownedByOne.size() + ownedByTwo.size();
+                if (!ownedByOne.isEmpty() && !ownedByTwo.isEmpty() && disjoint && union.equals(Set.of(0, 1, 2, 3, 4, 5))) {
+                    break;
+                }
+                if (one.error != null || two.error != null) {
+                    throw new Failure("a member failed while joining: " + describe(one.error != null ? one.error : two.error));
+                }
+                if (System.nanoTime() > until || scenario.expired()) {
+                    throw new Failure("no split assignment within 30 s: member one has " + ownedByOne + ", member two has " + ownedByTwo);
+                }
+                Thread.sleep(100);
+            }
+            long splitAfter = (System.nanoTime() - started) / 1_000_000;
+
+            KafkaProducer<String, String> producer = producer(scenario, "none");
+            sendAll(scenario, producer, SPLIT_RECORDS,
+                index -> new ProducerRecord<>(SPLIT_TOPIC, "split-" + index, Integer.toString(index)), (record, metadata) -> { });
+            scenario.stage("consuming " + SPLIT_RECORDS + " records");
+            while (one.received.get() + two.received.get() < SPLIT_RECORDS && !scenario.expired()
+                && one.error == null && two.error == null) {
+                Thread.sleep(50);
+            }
+            // Anything beyond the 6,000 would be a duplicate: give it a moment to show up.
+            Thread.sleep(Math.min(1000, scenario.remainingMs()));
+            one.stop = true;
+            two.stop = true;
+            first.join(Math.max(1, Math.min(20_000, scenario.remainingMs() + 10_000)));
+            second.join(Math.max(1, Math.min(20_000, scenario.remainingMs() + 10_000)));
+
+            Problems problems = new Problems();
+            Map<String, String> owner = new HashMap<>();
+            for (Member member : List.of(one, two)) {
+                Set<Integer> own = member == one ? ownedByOne : ownedByTwo;
+                if (member.error != null) {
+                    problems.add("member " + member.name + " failed: " + describe(member.error));
+                }
+                if (member.records.isEmpty()) {
+                    problems.add("member " + member.name + " received nothing");
+                }
+                for (ConsumerRecord<String, String> record : member.records) {
+                    if (!own.contains(record.partition())) {
+                        problems.add("member " + member.name + " (partitions " + own + ") received " + record.key() + " from partition "
+                            + record.partition());
+                    }
+                    String before = owner.put(record.key(), member.name);
+                    if (before != null) {
+                        problems.add("key " + record.key() + " arrived twice (" + before + ", " + member.name + ")");
+                    }
+                    if (!record.key().equals("split-" + record.value())) {
+                        problems.add("key " + record.key() + " has value " + record.value());
+                    }
+                }
+            }
+            int missing = 0;
+            for (int index = 0; index < SPLIT_RECORDS; index++) {
+                if (!owner.containsKey("split-" + index)) {
+                    missing++;
+                }
+            }
+            if (missing > 0) {
+                problems.add(missing + " of " + SPLIT_RECORDS + " records never arrived");
+            }
+            if (first.isAlive() || second.isAlive()) {
+                problems.add("a member did not close within its time");
+            }
+            if (problems.any()) {
+                throw new Failure(problems.toString());
+            }
+            return "split after " + splitAfter + " ms: one " + ownedByOne + " got " + one.records.size() + ", two " + ownedByTwo + " got "
+                + two.records.size();
+        } finally {
+            one.stop = true;
+            two.stop = true;
+            start.countDown();
+            first.join(20_000);
+            second.join(20_000);
+        }
+    }
+
+    // ---------------------------------------------------------------- 7. admin-groups
+
+    private String adminGroups(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        Problems problems = new Problems();
+        Collection<ConsumerGroupListing> listed = scenario.get(admin.listConsumerGroups().all(), "listConsumerGroups");
+        Set<String> groups = new TreeSet<>();
+        listed.forEach(listing -> groups.add(listing.groupId()));
+        if (!groups.contains(RESUME_GROUP) || !groups.contains(SPLIT_GROUP)) {
+            problems.add("listed groups " + groups + ", expected " + RESUME_GROUP + " and " + SPLIT_GROUP);
+        }
+        ConsumerGroupDescription description = scenario.get(
+            admin.describeConsumerGroups(List.of(RESUME_GROUP)).describedGroups().get(RESUME_GROUP), "describeConsumerGroups");
+        String state = String.valueOf(description.state());
+        // The Java client calls a group whose protocol type is empty "simple", one of type "consumer" not.
+        String protocolType = description.isSimpleConsumerGroup() ? "" : "consumer";
+        if (!state.equals("Empty") || !protocolType.equals("consumer") || !description.members().isEmpty()) {
+            problems.add(RESUME_GROUP + " described with state " + state + ", protocol type '" + protocolType + "', "
+                + description.members().size() + " members; expected Empty, 'consumer', none");
+        }
+        Map<TopicPartition, OffsetAndMetadata> offsets = scenario.get(
+            admin.listConsumerGroupOffsets(RESUME_GROUP).partitionsToOffsetAndMetadata(), "listConsumerGroupOffsets");
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        partitions(TOPIC, PARTITIONS).forEach(partition -> latest.put(partition, OffsetSpec.latest()));
+        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = scenario.get(admin.listOffsets(latest).all(), "listOffsets");
+        Map<Integer, String> compared = new TreeMap<>();
+        long sum = 0;
+        for (TopicPartition partition : partitions(TOPIC, PARTITIONS)) {
+            OffsetAndMetadata offset = offsets.get(partition);
+            long end = ends.get(partition).offset();
+            compared.put(partition.partition(), (offset == null ? "none" : Long.toString(offset.offset())) + "/" + end);
+            if (offset == null || offset.offset() != end) {
+                problems.add("partition " + partition.partition() + " committed " + (offset == null ? "nothing" : offset.offset())
+                    + ", end offset " + end);
+            } else {
+                sum += offset.offset();
+            }
+        }
+        if (offsets.size() != PARTITIONS) {
+            problems.add(offsets.size() + " committed offsets: " + offsets.keySet());
+        }
+        if (sum != expectedRecords()) {
+            problems.add("committed offsets sum to " + sum + ", expected N = " + expectedRecords());
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return "groups " + groups + "; " + RESUME_GROUP + " Empty, consumer, no members; committed/end " + compared;
+    }
+
+    // ---------------------------------------------------------------- 8. delete-topic
+
+    private String deleteTopic(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        Map<String, KafkaFuture<Void>> deleted = admin.deleteTopics(List.of(TOPIC, SPLIT_TOPIC)).topicNameValues();
+        Problems problems = new Problems();
+        for (String topic : List.of(TOPIC, SPLIT_TOPIC)) {
+            try {
+                scenario.get(deleted.get(topic), "deleteTopics " + topic);
+            } catch (ExecutionException error) {
+                problems.add("deleting " + topic + ": " + describe(error));
+            }
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        long started = System.nanoTime();
+        long until = started + TimeUnit.SECONDS.toNanos(10);
+        Set<String> topics;
+        while (true) {
+            topics = scenario.get(admin.listTopics().names(), "listTopics");
+            if (!topics.contains(TOPIC) && !topics.contains(SPLIT_TOPIC)) {
+                return "both deleted; gone from metadata after " + (System.nanoTime() - started) / 1_000_000 + " ms";
+            }
+            if (System.nanoTime() > until || scenario.expired()) {
+                throw new Failure("10 s after deleting, metadata still lists " + topics);
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    // ---------------------------------------------------------------- extra checks
+
+    /** describeConfigs and incrementalAlterConfigs on a topic of their own. */
+    private String configs(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        scenario.get(admin.createTopics(List.of(new NewTopic(CONFIGS_TOPIC, 1, (short) 1))).all(), "createTopics " + CONFIGS_TOPIC);
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, CONFIGS_TOPIC);
+        ConfigEntry before = scenario.get(admin.describeConfigs(List.of(resource)).all(), "describeConfigs").get(resource).get("retention.ms");
+        if (before == null || !"604800000".equals(before.value()) || before.source() != ConfigEntry.ConfigSource.DEFAULT_CONFIG) {
+            throw new Failure("describeConfigs: retention.ms is " + before + ", expected 604800000 from DEFAULT_CONFIG");
+        }
+        scenario.get(admin.incrementalAlterConfigs(Map.of(resource, List.of(
+            new AlterConfigOp(new ConfigEntry("retention.ms", "3600000"), AlterConfigOp.OpType.SET),
+            new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)))).all(),
+            "incrementalAlterConfigs SET and APPEND");
+        Config after = scenario.get(admin.describeConfigs(List.of(resource)).all(), "describeConfigs after").get(resource);
+        ConfigEntry retention = after.get("retention.ms");
+        ConfigEntry policy = after.get("cleanup.policy");
+        if (retention == null || !"3600000".equals(retention.value())
+            || retention.source() != ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG || policy == null
+            || !"delete,compact".equals(policy.value())) {
+            throw new Failure("after SET retention.ms=3600000 and APPEND cleanup.policy=compact: retention.ms " + retention
+                + ", cleanup.policy " + policy);
+        }
+        try {
+            scenario.get(admin.incrementalAlterConfigs(Map.of(resource, List.of(
+                new AlterConfigOp(new ConfigEntry("retention.ms", "soon"), AlterConfigOp.OpType.SET)))).all(), "invalid value");
+            throw new Failure("retention.ms=soon was accepted, expected INVALID_CONFIG");
+        } catch (ExecutionException expected) {
+            if (!(expected.getCause() instanceof InvalidConfigurationException)) {
+                throw new Failure("retention.ms=soon refused with " + describe(expected) + ", expected INVALID_CONFIG");
+            }
+        }
+        return "default retention.ms from DEFAULT_CONFIG; SET and APPEND seen as DYNAMIC_TOPIC_CONFIG; retention.ms=soon is INVALID_CONFIG";
+    }
+
+    private String brokerConfigs(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, "1");
+        Config config = scenario.get(admin.describeConfigs(List.of(broker)).all(), "describeConfigs broker 1").get(broker);
+        ConfigEntry partitions = config.get("num.partitions");
+        if (partitions == null || partitions.value() == null) {
+            throw new Failure("broker 1's configs have num.partitions " + partitions);
+        }
+        return config.entries().size() + " broker configs, num.partitions=" + partitions.value() + " (" + partitions.source() + ")";
+    }
+
+    private String createPartitions(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        scenario.get(admin.createTopics(List.of(new NewTopic(GROW_TOPIC, 1, (short) 1))).all(), "createTopics " + GROW_TOPIC);
+        scenario.get(admin.createPartitions(Map.of(GROW_TOPIC, NewPartitions.increaseTo(3))).all(), "createPartitions to 3");
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        int grown;
+        while (true) {
+            grown = scenario.get(admin.describeTopics(List.of(GROW_TOPIC)).allTopicNames(), "describeTopics").get(GROW_TOPIC)
+                .partitions().size();
+            if (grown == 3) {
+                break;
+            }
+            if (System.nanoTime() > until) {
+                throw new Failure("after createPartitions to 3 the topic has " + grown + " partitions");
+            }
+            Thread.sleep(200);
+        }
+        try {
+            scenario.get(admin.createPartitions(Map.of(GROW_TOPIC, NewPartitions.increaseTo(2))).all(), "createPartitions to 2");
+            throw new Failure("a decrease from 3 to 2 partitions was accepted, expected INVALID_PARTITIONS");
+        } catch (ExecutionException expected) {
+            if (!(expected.getCause() instanceof InvalidPartitionsException)) {
+                throw new Failure("a decrease was refused with " + describe(expected) + ", expected INVALID_PARTITIONS");
+            }
+        }
+        return "grew from 1 to 3 partitions; a decrease to 2 is INVALID_PARTITIONS";
+    }
+
+    /**
+     * Produces to x-records with the default (idempotent) producer, then reads the stored log:
+     * every batch carries the producer's id and epoch and consecutive sequence numbers.
+     */
+    private String idempotentOnDisk(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        scenario.get(admin.createTopics(List.of(new NewTopic(RECORDS_TOPIC, RECORDS_PARTITIONS, (short) 1))).all(),
+            "createTopics " + RECORDS_TOPIC);
+        KafkaProducer<String, String> producer = producer(scenario, "none");
+        sendAll(scenario, producer, RECORDS_COUNT,
+            index -> new ProducerRecord<>(RECORDS_TOPIC, index % RECORDS_PARTITIONS, "record-" + index, Integer.toString(index)),
+            (record, metadata) -> { });
+        recordsProducedToExtraTopic = RECORDS_COUNT;
+        if (dataDir == null) {
+            throw new NotApplicable("RIFFLE_DATA_DIR is not set, so the stored log cannot be read");
+        }
+        Problems problems = new Problems();
+        Long producerId = null;
+        for (int partition = 0; partition < RECORDS_PARTITIONS; partition++) {
+            Path log = Paths.get(dataDir, RECORDS_TOPIC + "-" + partition, "0".repeat(20) + ".log");
+            ByteBuffer bytes;
+            try {
+                bytes = ByteBuffer.wrap(Files.readAllBytes(log));
+            } catch (IOException error) {
+                problems.add("cannot read " + log + ": " + error);
+                continue;
+            }
+            long records = 0;
+            int nextSequence = 0;
+            short epoch = -1;
+            int batches = 0;
+            while (bytes.remaining() >= 61) {
+                int start = bytes.position();
+                long baseOffset = bytes.getLong(start);
+                int length = bytes.getInt(start + 8);
+                byte magic = bytes.get(start + 16);
+                long id = bytes.getLong(start + 43);
+                short batchEpoch = bytes.getShort(start + 51);
+                int baseSequence = bytes.getInt(start + 53);
+                int count = bytes.getInt(start + 57);
+                if (magic != 2 || id < 0 || batchEpoch < 0) {
+                    problems.add("partition " + partition + " batch at offset " + baseOffset + ": magic " + magic + ", producer id " + id
+                        + ", epoch " + batchEpoch);
+                }
+                if (producerId == null) {
+                    producerId = id;
+                } else if (producerId != id) {
+                    problems.add("partition " + partition + " batch at offset " + baseOffset + " has producer id " + id + ", not " + producerId);
+                }
+                if (baseSequence != nextSequence) {
+                    problems.add("partition " + partition + " batch at offset " + baseOffset + " has base sequence " + baseSequence
+                        + ", expected " + nextSequence);
+                }
+                if (baseOffset != records) {
+                    problems.add("partition " + partition + " batch at offset " + baseOffset + ", expected " + records);
+                }
+                epoch = batchEpoch;
+                nextSequence = baseSequence + count;
+                records += count;
+                batches++;
+                bytes.position(start + 12 + length);
+            }
+            if (records != RECORDS_COUNT / RECORDS_PARTITIONS) {
+                problems.add("partition " + partition + " stores " + records + " records in " + batches + " batches, expected "
+                    + RECORDS_COUNT / RECORDS_PARTITIONS);
+            }
+            stored.put(partition, new StoredProducer(producerId == null ? -1 : producerId, epoch, nextSequence - 1, records));
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return "every stored batch of " + RECORDS_TOPIC + " carries producer id " + producerId + " and consecutive sequences; "
+            + stored;
+    }
+
+    /** describeProducers lists the idempotent producer, as the stored batches name it. */
+    private String describeProducers(Scenario scenario) throws Exception {
+        if (recordsProducedToExtraTopic < 0) {
+            throw new Failure("prerequisite x-idempotent-on-disk failed: nothing was produced to " + RECORDS_TOPIC);
+        }
+        Admin admin = admin(scenario);
+        List<TopicPartition> partitions = partitions(RECORDS_TOPIC, RECORDS_PARTITIONS);
+        Problems problems = new Problems();
+        Map<Integer, String> seen = new TreeMap<>();
+        for (TopicPartition partition : partitions) {
+            Collection<ProducerState> producers = scenario.get(
+                admin.describeProducers(List.of(partition)).partitionResult(partition), "describeProducers " + partition).activeProducers();
+            seen.put(partition.partition(), producers.toString());
+            if (producers.size() != 1) {
+                problems.add(partition + " lists " + producers.size() + " producers, expected 1: " + producers);
+                continue;
+            }
+            ProducerState state = producers.iterator().next();
+            StoredProducer onDisk = stored.get(partition.partition());
+            if (onDisk != null && (state.producerId() != onDisk.producerId() || state.producerEpoch() != onDisk.epoch()
+                || state.lastSequence() != onDisk.lastSequence())) {
+                problems.add(partition + " lists producer " + state.producerId() + " epoch " + state.producerEpoch() + " last sequence "
+                    + state.lastSequence() + ", the stored batches say " + onDisk.producerId() + " epoch " + onDisk.epoch()
+                    + " last sequence " + onDisk.lastSequence());
+            }
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return "one active producer per partition" + (stored.isEmpty() ? "" : ", matching the stored batches") + ": " + seen;
+    }
+
+    /** describeLogDirs: one directory (the data dir), holding each partition's bytes. */
+    private String describeLogDirs(Scenario scenario) throws Exception {
+        if (recordsProducedToExtraTopic < 0) {
+            throw new Failure("prerequisite x-idempotent-on-disk failed: nothing was produced to " + RECORDS_TOPIC);
+        }
+        Admin admin = admin(scenario);
+        Map<String, LogDirDescription> dirs = scenario.get(admin.describeLogDirs(List.of(1)).allDescriptions(), "describeLogDirs").get(1);
+        if (dirs == null || dirs.size() != 1) {
+            throw new Failure("broker 1 describes log dirs " + (dirs == null ? null : dirs.keySet()) + ", expected one");
+        }
+        Map.Entry<String, LogDirDescription> dir = dirs.entrySet().iterator().next();
+        Problems problems = new Problems();
+        if (dir.getValue().error() != null) {
+            problems.add("log dir " + dir.getKey() + " has error " + dir.getValue().error());
+        }
+        if (dataDir != null && !(Files.exists(Paths.get(dir.getKey())) && Files.isSameFile(Paths.get(dir.getKey()), Paths.get(dataDir)))) {
+            problems.add("log dir is " + dir.getKey() + ", the broker's data dir is " + dataDir);
+        }
+        Map<Integer, Long> sizes = new TreeMap<>();
+        for (int partition = 0; partition < RECORDS_PARTITIONS; partition++) {
+            ReplicaInfo info = dir.getValue().replicaInfos().get(new TopicPartition(RECORDS_TOPIC, partition));
+            if (info == null) {
+                problems.add(RECORDS_TOPIC + "-" + partition + " is not in the log dir");
+                continue;
+            }
+            sizes.put(partition, info.size());
+            if (dataDir != null) {
+                Path log = Paths.get(dataDir, RECORDS_TOPIC + "-" + partition, "0".repeat(20) + ".log");
+                long onDisk = Files.size(log);
+                if (info.size() != onDisk) {
+                    problems.add(RECORDS_TOPIC + "-" + partition + " size " + info.size() + ", its segment file has " + onDisk + " bytes");
+                }
+            } else if (info.size() <= 0) {
+                problems.add(RECORDS_TOPIC + "-" + partition + " size " + info.size());
+            }
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return "one log dir " + dir.getKey() + ", " + dir.getValue().replicaInfos().size() + " partitions; " + RECORDS_TOPIC + " sizes " + sizes
+            + (dataDir != null ? " (equal to the segment files)" : "");
+    }
+
+    /** deleteRecords moves a partition's start; beginningOffsets and a fetch follow it. */
+    private String deleteRecords(Scenario scenario) throws Exception {
+        if (recordsProducedToExtraTopic < 0) {
+            throw new Failure("prerequisite x-idempotent-on-disk failed: nothing was produced to " + RECORDS_TOPIC);
+        }
+        Admin admin = admin(scenario);
+        TopicPartition first = new TopicPartition(RECORDS_TOPIC, 0);
+        long lowWatermark = scenario.get(admin.deleteRecords(Map.of(first, RecordsToDelete.beforeOffset(5))).lowWatermarks().get(first),
+            "deleteRecords before 5").lowWatermark();
+        KafkaConsumer<String, String> consumer = scenario.track(consumer(scenario, null, "start"));
+        scenario.stage("beginningOffsets");
+        long beginning = consumer.beginningOffsets(List.of(first), Duration.ofMillis(Math.max(1, scenario.remainingMs()))).get(first);
+        consumer.assign(List.of(first));
+        consumer.seekToBeginning(List.of(first));
+        Long fetched = null;
+        scenario.stage("fetching from the beginning");
+        while (fetched == null && !scenario.expired()) {
+            for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
+                fetched = fetched == null ? record.offset() : fetched;
+            }
+        }
+        if (lowWatermark != 5 || beginning != 5 || fetched == null || fetched != 5) {
+            throw new Failure("after deleteRecords before offset 5: low watermark " + lowWatermark + ", beginningOffsets " + beginning
+                + ", first fetched offset " + fetched + "; expected 5 each");
+        }
+        return "low watermark 5, beginningOffsets 5, a fetch from the beginning starts at offset 5";
     }
 }

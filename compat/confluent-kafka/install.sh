@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs confluent-kafka (requirements.txt, every version pinned) into its own venv under
+# ${RIFFLE_CACHE_DIR:-~/.cache/riffle}/compat/confluent-kafka/venv; does nothing if it is there already.
+# The variant argument of compat/README.md's contract is unused.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+exec "$here/../python/venv.sh" install confluent-kafka
