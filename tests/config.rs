@@ -1,5 +1,6 @@
 //! The binary's configuration: a Kafka-style server.properties is read, unknown keys are
-//! warned about, invalid values stop start-up with a message naming the key.
+//! warned about, invalid values stop start-up with a message naming the key, and a log
+//! that is not a terminal is plain text.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -69,4 +70,7 @@ fn a_kafka_server_properties_file_is_honoured() {
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(stderr.contains("process.roles"), "unknown keys are warned about: {stderr}");
+    // Not a terminal: plain text, so "grep ' WARN '" on a log file finds the level.
+    assert!(!stderr.contains('\u{1b}'), "no colour escapes in a piped log: {stderr:?}");
+    assert!(stderr.contains(" WARN "), "{stderr}");
 }
