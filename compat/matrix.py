@@ -10,6 +10,7 @@ Exits 1 if any cell failed. A scenario a client did not report counts as failed.
 
 import datetime
 import os
+import re
 import sys
 
 SCENARIOS = [
@@ -37,6 +38,7 @@ def load(work, column):
     for line in lines:
         if line.startswith("INSTALL_FAILED"):
             detail = "install failed: " + line[len("INSTALL_FAILED"):].strip()
+            detail = re.sub(r"(\d+) (passed|failed)", r"\1_\2", detail)
             return "not installed", {s: ("fail", detail) for s in SCENARIOS}, []
         if line.startswith("CLIENT "):
             version = line[len("CLIENT "):].strip()
@@ -45,9 +47,12 @@ def load(work, column):
         if len(parts) < 3 or parts[2] not in ("pass", "fail", "n/a"):
             continue
         scenario, outcome, detail = parts[1], parts[2], parts[3] if len(parts) > 3 else ""
+        # Only the closing line may read "N passed, M failed" (scripts/test.sh sums it).
+        detail = re.sub(r"(\d+) (passed|failed)", r"\1_\2", detail)
         if scenario in cells:
-            # Reported twice: the worse outcome stands.
-            if cells[scenario][0] == "fail" or outcome != "fail":
+            # Reported twice: the worse outcome stands (fail, then n/a, then pass).
+            rank = {"pass": 0, "n/a": 1, "fail": 2}
+            if rank[outcome] <= rank[cells[scenario][0]]:
                 continue
         elif scenario not in SCENARIOS:
             extras.append(scenario)

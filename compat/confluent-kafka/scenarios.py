@@ -10,8 +10,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import confluent_kafka  # noqa: E402
 from confluent_kafka import (  # noqa: E402
-    OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer,
-    TopicPartition,
+    OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException,
+    Producer, TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # noqa: E402
 
@@ -105,18 +105,34 @@ class Adapter:
 
     def poll(self, timeout):
         out = []
+        errors = []  # every error but _PARTITION_EOF (not an error: the end of a partition)
         for msg in self.consumer.consume(num_messages=1000, timeout=timeout):
             if msg.error() is not None:
                 if msg.error().fatal():
                     raise KafkaException(msg.error())
                 cc.log(f"consumer error: {msg.error()}")
+                if msg.error().code() != KafkaError._PARTITION_EOF:
+                    errors.append(f"{msg.topic()}/{msg.partition()}: {msg.error()}")
                 continue
             out.append(Record(msg.partition(), msg.offset(), msg.key(), msg.value(),
                               msg.headers()))
+        if errors:
+            raise Failed(f"the consumer reported {len(errors)} error(s): " + "; ".join(errors))
         return out
 
     def assignment(self):
         return {tp.partition for tp in self.consumer.assignment()}
+
+    def end_offsets(self, timeout):
+        end = time.monotonic() + timeout
+        out = {}
+        for p in range(cc.PARTITIONS):
+            marks = self.consumer.get_watermark_offsets(
+                TopicPartition(cc.TOPIC, p), timeout=max(0.1, end - time.monotonic()), cached=False)
+            if marks is None:
+                raise Failed(f"get_watermark_offsets of partition {p}: no answer in {timeout:.0f} s")
+            out[p] = marks[1]
+        return out
 
     def commit_offsets(self, offsets):
         self._check(self.consumer.commit(

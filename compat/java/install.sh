@@ -51,8 +51,9 @@ if ! command -v javac >/dev/null || ! command -v java >/dev/null; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -qq openjdk-17-jdk-headless >&2 ||
-    { $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq openjdk-17-jdk-headless >&2; }
+  # A fresh machine's first boot may hold the dpkg lock: wait for it (up to 5 min).
+  $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq openjdk-17-jdk-headless >&2 ||
+    { $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 && $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq openjdk-17-jdk-headless >&2; }
   command -v javac >/dev/null || { echo "javac is not installed (apt-get install -y openjdk-17-jdk-headless)" >&2; exit 1; }
 fi
 

@@ -1,6 +1,7 @@
 """compat/README.md's scenarios with kafka-python (pure Python).
 usage: scenarios.py BOOTSTRAP   (prints CLIENT and RESULT lines on stdout)"""
 
+import importlib
 import logging
 import os
 import sys
@@ -17,7 +18,7 @@ from kafka import (  # noqa: E402
 from kafka import codec as kafka_codec  # noqa: E402
 
 import compat_checks as cc  # noqa: E402
-from compat_checks import Failed, NotAvailable, Record  # noqa: E402
+from compat_checks import Failed, Record  # noqa: E402
 
 BOOTSTRAP = sys.argv[1]
 run = cc.Run(scenarios=13)
@@ -26,11 +27,22 @@ idempotent = {}  # codec: whether its producer was idempotent
 logging.basicConfig(stream=sys.stderr, level=os.environ.get("COMPAT_LOG", "WARNING"),
                     format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s")
 
-# kafka-python names "no compression" None; its codec modules may be missing.
+# kafka-python names "no compression" None. kafka/codec.py imports a module per codec and
+# quietly goes without a codec whose import fails; requirements.txt pins each of them.
 COMPRESSION = {"none": None, "gzip": "gzip", "snappy": "snappy", "lz4": "lz4", "zstd": "zstd"}
 AVAILABLE = {"none": lambda: True, "gzip": kafka_codec.has_gzip,
              "snappy": kafka_codec.has_snappy, "lz4": kafka_codec.has_lz4,
              "zstd": kafka_codec.has_zstd}
+CODEC_MODULE = {"snappy": "snappy", "lz4": "lz4.frame", "zstd": "zstandard"}
+
+
+def codec_import_error(codec):
+    """Why kafka/codec.py found no module for a codec: the error of importing it again."""
+    try:
+        importlib.import_module(CODEC_MODULE[codec])
+    except Exception as exc:  # noqa: BLE001
+        return cc.describe(exc)
+    return f"{CODEC_MODULE[codec]} imports now, but kafka.codec found it missing"
 
 
 def admin():
@@ -82,7 +94,8 @@ def create_topic(deadline):
 def produce(codec):
     def scenario(deadline):
         if not AVAILABLE[codec]():
-            raise NotAvailable(f"kafka-python has no {codec} codec installed")
+            raise Failed(f"kafka-python's {codec} codec did not load (the pinned "
+                         f"{CODEC_MODULE[codec]} import failed): {codec_import_error(codec)}")
         producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all",
                                  compression_type=COMPRESSION[codec])
         try:
@@ -124,6 +137,11 @@ class Adapter:
 
     def assignment(self):
         return {tp.partition for tp in self.consumer.assignment()}
+
+    def end_offsets(self, timeout):
+        ends = self.consumer.end_offsets(
+            [TopicPartition(cc.TOPIC, p) for p in range(cc.PARTITIONS)], timeout_ms=int(timeout * 1000))
+        return {tp.partition: offset for tp, offset in ends.items()}
 
     def commit_offsets(self, offsets):
         self.consumer.commit({TopicPartition(cc.TOPIC, p): OffsetAndMetadata(o, "", -1)

@@ -25,6 +25,9 @@ const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
 const PER_CODEC = 10000
 const PARTITIONS = 6
 const SPLIT_RECORDS = 6000
+// group-resume: consumer A stops once it holds this many records from this many partitions.
+const RESUME_FIRST = 3000
+const RESUME_FIRST_PARTITIONS = 2
 
 const SCENARIOS = [
   'metadata',
@@ -89,20 +92,22 @@ try {
 }
 const { Kafka, logLevel, CompressionTypes, CompressionCodecs } = kafkajs
 
-// codec -> { type, unavailable: reason or null, text: what provides it }
+// codec -> { type, loadError: why its pinned package failed to load, or null; text: what
+// provides it }. A codec that fails to load is the produce scenario's `fail`, not `n/a`: the
+// packages are pinned install requirements (install.sh requires them).
 const codecs = {
-  none: { type: CompressionTypes.None, unavailable: null, text: 'built in' },
-  gzip: { type: CompressionTypes.GZIP, unavailable: null, text: 'built in (zlib)' },
-  snappy: { type: CompressionTypes.Snappy, unavailable: null, text: '' },
-  lz4: { type: CompressionTypes.LZ4, unavailable: null, text: '' },
-  zstd: { type: CompressionTypes.ZSTD, unavailable: null, text: '' },
+  none: { type: CompressionTypes.None, loadError: null, text: 'built in' },
+  gzip: { type: CompressionTypes.GZIP, loadError: null, text: 'built in (zlib)' },
+  snappy: { type: CompressionTypes.Snappy, loadError: null, text: '' },
+  lz4: { type: CompressionTypes.LZ4, loadError: null, text: '' },
+  zstd: { type: CompressionTypes.ZSTD, loadError: null, text: '' },
 }
 try {
   CompressionCodecs[CompressionTypes.Snappy] = req('kafkajs-snappy')
   const dir = dirOf('kafkajs-snappy')
   codecs.snappy.text = `kafkajs-snappy ${versionOf('kafkajs-snappy')} + snappyjs ${versionOf('snappyjs', dir)}`
 } catch (e) {
-  codecs.snappy.unavailable = `kafkajs-snappy could not be loaded: ${errorText(e)}`
+  codecs.snappy.loadError = `kafkajs-snappy could not be loaded: ${errorText(e)}`
 }
 try {
   const LZ4Codec = req('kafkajs-lz4')
@@ -110,7 +115,7 @@ try {
   const dir = dirOf('kafkajs-lz4')
   codecs.lz4.text = `kafkajs-lz4 ${versionOf('kafkajs-lz4')} + lz4 ${versionOf('lz4', dir)} (native)`
 } catch (e) {
-  codecs.lz4.unavailable = `kafkajs-lz4 (native lz4 module) could not be loaded: ${errorText(e)}`
+  codecs.lz4.loadError = `kafkajs-lz4 (native lz4 module) could not be loaded: ${errorText(e)}`
 }
 try {
   const ZstdCodec = req('@kafkajs/zstd')
@@ -118,13 +123,13 @@ try {
   const dir = dirOf('@kafkajs/zstd')
   codecs.zstd.text = `@kafkajs/zstd ${versionOf('@kafkajs/zstd')} + cppzst ${versionOf('cppzst', dir)} (native)`
 } catch (e) {
-  codecs.zstd.unavailable = `@kafkajs/zstd (native cppzst module) could not be loaded: ${errorText(e)}`
+  codecs.zstd.loadError = `@kafkajs/zstd (native cppzst module) could not be loaded: ${errorText(e)}`
 }
 
 process.stdout.write(
   `CLIENT kafkajs ${versionOf('kafkajs')} (Node.js ${process.version}; ` +
-    `snappy: ${codecs.snappy.text || 'unavailable'}; lz4: ${codecs.lz4.text || 'unavailable'}; ` +
-    `zstd: ${codecs.zstd.text || 'unavailable'})\n`
+    `snappy: ${codecs.snappy.text || 'failed to load'}; lz4: ${codecs.lz4.text || 'failed to load'}; ` +
+    `zstd: ${codecs.zstd.text || 'failed to load'})\n`
 )
 
 const kafkaLogCreator = () => ({ namespace, label, log: entry }) => {
@@ -336,8 +341,8 @@ async function createTopic(ctx) {
 
 function produceScenario(codec) {
   return async ctx => {
-    const { type, unavailable } = codecs[codec]
-    if (unavailable) return ['n/a', unavailable]
+    const { type, loadError } = codecs[codec]
+    if (loadError) return ['fail', loadError]
     const producer = ctx.track(kafka.producer(), 'producer')
     await producer.connect()
     let acked = 0
@@ -402,10 +407,19 @@ async function consumeAssign(ctx) {
   if (bad.length) problems.push(...bad.slice(0, 3))
   problems.push(...partitionOrderProblems(records))
 
+  // Reading stops at N, so extra records would go unseen: the end offsets (high watermarks)
+  // must sum to N and each partition's be right after the highest offset read there.
   const admin = await connectedAdmin(ctx)
   const ends = await endOffsets(admin, TOPIC)
   const stored = Object.values(ends).reduce((a, b) => a + b, 0)
-  if (stored !== N) problems.push(`topic end offsets sum to ${stored}, expected ${N}`)
+  if (stored !== N) problems.push(`topic end offsets ${JSON.stringify(ends)} sum to ${stored}, expected ${N}`)
+  const after = {}
+  for (const r of records) after[r.partition] = Math.max(after[r.partition] || 0, r.offset + 1)
+  for (let p = 0; p < PARTITIONS; p++) {
+    if (ends[p] !== (after[p] || 0)) {
+      problems.push(`partition ${p}: end offset ${ends[p]}, highest offset read + 1 is ${after[p] || 0}`)
+    }
+  }
 
   if (problems.length) return ['fail', first(problems, 5)]
   const perPartition = Object.keys(ends)
@@ -414,7 +428,8 @@ async function consumeAssign(ctx) {
     .join(',')
   return [
     'pass',
-    `${N} records, values and headers intact, offsets contiguous and in send order (${perPartition}); ` +
+    `${N} records, values and headers intact, offsets contiguous and in send order, each partition's end ` +
+      `offset right after its last record read (${perPartition}); ` +
       `read through group ${ASSIGN_GROUP} with autoCommit off and fromBeginning (kafkajs has no assign())`,
   ]
 }
@@ -452,7 +467,8 @@ async function groupResume(ctx) {
   const N = expectedN()
   const admin = await connectedAdmin(ctx)
 
-  // Consumer A: process until at least 3,000, commit exactly that, close.
+  // Consumer A: process records one by one until it holds at least 3,000 from at least 2
+  // partitions, commit exactly what it processed, close.
   const aRecords = []
   const aLast = {}
   let aDone = false
@@ -471,13 +487,14 @@ async function groupResume(ctx) {
         const record = toRecord(batch.partition, message)
         aRecords.push(record)
         aLast[record.partition] = record.offset
-        if (aRecords.length >= 3000) {
+        if (aRecords.length >= RESUME_FIRST && Object.keys(aLast).length >= RESUME_FIRST_PARTITIONS) {
           aDone = true
           a.pause([{ topic: TOPIC }])
           aReached()
         }
       }
-      ctx.progress = `A holds ${aRecords.length}`
+      ctx.progress = `A holds ${aRecords.length} records from ${Object.keys(aLast).length} partitions, ` +
+        `needs ${RESUME_FIRST} from ${RESUME_FIRST_PARTITIONS}`
     },
   })
   await aEnough
@@ -487,7 +504,8 @@ async function groupResume(ctx) {
     Object.entries(aCommitted).map(([p, offset]) => ({ topic: TOPIC, partition: Number(p), offset: String(offset) }))
   )
   await a.disconnect()
-  log(`group-resume: A processed ${aRecords.length}, committed ${JSON.stringify(aCommitted)}`)
+  log(`group-resume: A processed ${aRecords.length} from ${Object.keys(aLast).length} partitions, ` +
+    `committed ${JSON.stringify(aCommitted)}`)
 
   const problems = []
   const [stored] = await admin.fetchOffsets({ groupId: RESUME_GROUP, topics: [TOPIC] })
@@ -535,6 +553,11 @@ async function groupResume(ctx) {
       problems.push(`B's first record in partition ${p} is at offset ${bFirst[p]}, A committed ${want}`)
     }
   }
+  const resumedAt = Object.keys(bFirst).filter(p => bFirst[p] > 0 && bFirst[p] === aCommitted[p])
+  if (!resumedAt.length) {
+    problems.push(`B resumed at a non-zero offset in no partition; A committed ${JSON.stringify(aCommitted)}, ` +
+      `B started at ${JSON.stringify(bFirst)}`)
+  }
   const aKeys = new Set(aRecords.map(r => r.key))
   const both = bRecords.filter(r => aKeys.has(r.key)).map(r => r.key)
   if (both.length) problems.push(`records seen by both A and B: ${first(both)}`)
@@ -551,7 +574,12 @@ async function groupResume(ctx) {
     .sort()
     .map(p => `${p}:${aCommitted[p]}`)
     .join(',')
-  return ['pass', `A processed ${aRecords.length} and committed ${committed}; B resumed there and read ${bRecords.length}`]
+  const started = Object.keys(bFirst)
+    .sort()
+    .map(p => `${p}:${bFirst[p]}`)
+    .join(',')
+  return ['pass', `A processed ${aRecords.length} from ${Object.keys(aCommitted).length} partitions and committed ` +
+    `${committed}; B resumed there (first offsets ${started}) and read ${bRecords.length}`]
 }
 
 async function groupSplit(ctx) {

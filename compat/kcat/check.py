@@ -75,8 +75,9 @@ def assign(path, codecs):
 def resume(first_path, second_path, total):
     first = [(int(p), int(o)) for p, o, _ in rows(first_path, 3)]
     second = [(int(p), int(o)) for p, o, _ in rows(second_path, 3)]
-    if len(first) < 3000:
-        fail(f"consumer A got {len(first)} records, wanted 3000")
+    partitions = {partition for partition, _ in first}
+    if len(first) < 3000 or len(partitions) < 2:
+        fail(f"consumer A got {len(first)} records from {len(partitions)} partitions, wanted 3000 from 2")
     committed = {}
     for partition, offset in first:
         committed[partition] = max(committed.get(partition, 0), offset + 1)
@@ -86,6 +87,8 @@ def resume(first_path, second_path, total):
     for partition, offset in started.items():
         if offset != committed.get(partition, 0):
             fail(f"B started partition {partition} at {offset}, A committed {committed.get(partition, 0)}")
+    if not any(offset > 0 for offset in started.values()):
+        fail(f"B resumed at a non-zero offset in no partition; A committed {committed}, B started at {started}")
     seen = set(first)
     for record in second:
         if record in seen:

@@ -60,6 +60,20 @@ for codec in none gzip snappy lz4 zstd; do
 done
 total=$((10000 * ${#codecs_ok[@]}))
 
+# The metadata half of create-topic that kcat can check: the auto-created topic has
+# partitions 0..5, each led by broker 1.
+six_partitions() { # topic; waits up to 10 s
+  local _ leaders
+  for _ in $(seq 1 50); do
+    leaders=$(kc -L -t "$1" 2>/dev/null | grep -oE 'partition [0-9]+, leader 1' | sort | tr '\n' ' ')
+    [ "$leaders" = "partition 0, leader 1 partition 1, leader 1 partition 2, leader 1 partition 3, leader 1 partition 4, leader 1 partition 5, leader 1 " ] && return 0
+    sleep 0.2
+  done
+  echo "$1: expected partitions 0..5 led by broker 1, got '$leaders'"
+  return 1
+}
+scenario x-auto-create six_partitions compat
+
 # Scenario 4: kcat -C assigns every partition (no group) and reads to the end (-e).
 consume_assign() {
   kc -C -t compat -o beginning -e -q -f '%p\t%o\t%k\t%s\t%h\n' >"$work/assign.txt" || { echo "kcat -C failed"; return 1; }
@@ -67,11 +81,16 @@ consume_assign() {
 }
 scenario consume-assign consume_assign
 
-# Scenario 5: -G joins the group; -c stops after 3,000 records, and the close commits the
-# offsets of exactly the records kcat printed (auto offset store); B reads to the end (-e).
+# Scenario 5: -G joins the group; -c stops after a count, and the close commits the offsets
+# of exactly the records kcat printed (auto offset store); B reads to the end (-e). kcat
+# cannot stop "once it holds 2 partitions", so A's count is one more than the largest
+# partition holds (from scenario 4's output, else 10,001): it must cross a partition.
 group_consume() { kc -G compat-resume -q -f '%p\t%o\t%k\n' -X auto.offset.reset=earliest "$@" compat; }
 group_resume() {
-  group_consume -c 3000 >"$work/resume-a.txt" || { echo "consumer A failed"; return 1; }
+  local count=10001
+  [ -s "$work/assign.txt" ] && count=$(cut -f1 "$work/assign.txt" | sort | uniq -c | sort -n | tail -1 | awk '{ print $1 + 1 }')
+  [ "$count" -ge 3000 ] || count=3000
+  group_consume -c "$count" >"$work/resume-a.txt" || { echo "consumer A failed"; return 1; }
   group_consume -e >"$work/resume-b.txt" || { echo "consumer B failed"; return 1; }
   python3 "$here/check.py" resume "$work/resume-a.txt" "$work/resume-b.txt" "$total"
 }
@@ -81,11 +100,7 @@ scenario group-resume group_resume
 # read from kcat's "rebalanced ... assigned:" lines on stderr.
 group_split() {
   # Metadata for the topic (a producer's request) auto-creates it with 6 partitions.
-  local _
-  for _ in $(seq 1 50); do
-    [ "$(kc -L -t compat-split 2>/dev/null | grep -c 'partition [0-9]*, leader 1')" = 6 ] && break
-    sleep 0.2
-  done
+  six_partitions compat-split || return 1
   local members=()
   for member in 0 1; do
     kcat -b "$broker" -G compat-split -u -f '%p\t%k\n' -X auto.offset.reset=earliest compat-split \

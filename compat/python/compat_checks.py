@@ -20,6 +20,7 @@ PARTITIONS = 6
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 PER_CODEC = 10_000
 RESUME_FIRST = 3_000  # consumer A of group-resume processes at least this many
+RESUME_FIRST_PARTITIONS = 2  # ... from at least this many partitions
 SPLIT_RECORDS = 6_000
 DEADLINE = 60.0
 GRACE = 5.0  # after its deadline a scenario has this long to clean up before it is abandoned
@@ -322,8 +323,26 @@ def summarize(problems, limit=4):
     return "; ".join(problems[:limit]) + extra
 
 
-def check_consume_assign(records, codecs):
-    """Scenario 4 on what the assign()ed consumer holds."""
+def end_offset_problems(records, end_offsets, n):
+    """The partitions' end offsets (high watermarks) after reading, {partition: offset}: they
+    must sum to n and each must be right after the highest offset read in its partition, so
+    no record hides past the ones read (reading stops at n)."""
+    problems = []
+    total = sum(o for o in end_offsets.values() if o is not None)
+    if total != n:
+        problems.append(f"end offsets {dict(sorted(end_offsets.items()))} sum to {total}, "
+                        f"expected N = {n}")
+    after = last_offsets_plus_one(records)
+    differ = [f"{p}: end {end_offsets.get(p)} vs {after.get(p, 0)}" for p in range(PARTITIONS)
+              if end_offsets.get(p) != after.get(p, 0)]
+    if differ:
+        problems.append("end offset != highest offset read + 1 in partition " + ", ".join(differ))
+    return problems
+
+
+def check_consume_assign(records, codecs, end_offsets):
+    """Scenario 4 on what the assign()ed consumer holds; end_offsets {partition: offset} as
+    the consumer fetched them after reading, or an exception text if that failed."""
     n = PER_CODEC * len(codecs)
     problems = []
     if not codecs:
@@ -332,6 +351,10 @@ def check_consume_assign(records, codecs):
         keys = {r.key for r in records}
         missing = len(expected_keys(codecs) - keys)
         problems.append(f"expected {n} records, got {len(records)} ({missing} expected keys missing)")
+    if isinstance(end_offsets, str):
+        problems.append(f"fetching the end offsets failed: {end_offsets}")
+    else:
+        problems += end_offset_problems(records, end_offsets, n)
     problems += record_problems(records)
     partitions = sorted({r.partition for r in records})
     if partitions != list(range(PARTITIONS)):
@@ -342,7 +365,8 @@ def check_consume_assign(records, codecs):
     counts = defaultdict(int)
     for r in records:
         counts[r.partition] += 1
-    return f"{n} records, per partition {dict(sorted(counts.items()))}"
+    return (f"{n} records, per partition {dict(sorted(counts.items()))}, each partition's end "
+            "offset right after the last record read")
 
 
 def check_group_resume(a_records, a_committed, b_records, codecs):
@@ -359,6 +383,9 @@ def check_group_resume(a_records, a_committed, b_records, codecs):
         if b_first[partition] != a_committed.get(partition, 0):
             problems.append(f"partition {partition}: B started at offset {b_first[partition]}, "
                             f"A committed {a_committed.get(partition, 'nothing')}")
+    if not any(offset > 0 for offset in b_first.values()):
+        problems.append(f"B resumed at a non-zero offset in no partition; A committed "
+                        f"{dict(sorted(a_committed.items()))}, B started at {dict(sorted(b_first.items()))}")
     a_keys = {r.key for r in a_records}
     both = a_keys & {r.key for r in b_records}
     if both:
@@ -455,6 +482,8 @@ def check_committed(committed, end_offsets, codecs):
 #   assignment() -> set of partitions      the current assignment
 #   commit_offsets({partition: offset})    a synchronous commit of exactly these offsets
 #   commit()                               a synchronous commit of the consumed positions
+#   end_offsets(timeout_s) -> {partition: offset}   the end offsets (high watermarks) of
+#                                          TOPIC's partitions, asked of the broker
 #   close()
 # (the asyncio form has the same methods as coroutines, assignment() excepted).
 
@@ -477,11 +506,21 @@ def consume_assign(open_assigned, codecs, deadline, keep=None):
     try:
         while len(records) < n and not deadline.expired():
             records += consumer.poll(deadline.remaining(1.0))
+        try:
+            ends = consumer.end_offsets(max(2.0, deadline.remaining(10.0)))
+        except Exception as exc:  # noqa: BLE001 - reported with the other problems
+            ends = describe(exc)
     finally:
         consumer.close()
     if keep is not None:
         keep.extend(records)
-    return check_consume_assign(records, codecs)
+    return check_consume_assign(records, codecs, ends)
+
+
+def a_is_done(records):
+    """Consumer A of group-resume stops at 3,000 records from at least 2 partitions."""
+    return (len(records) >= RESUME_FIRST
+            and len({r.partition for r in records}) >= RESUME_FIRST_PARTITIONS)
 
 
 def group_resume(open_group, codecs, deadline):
@@ -492,10 +531,11 @@ def group_resume(open_group, codecs, deadline):
     a = open_group(RESUME_GROUP, TOPIC)
     a_records = []
     try:
-        while len(a_records) < RESUME_FIRST and not deadline.expired():
+        while not a_is_done(a_records) and not deadline.expired():
             a_records += a.poll(deadline.remaining(1.0))
-        if len(a_records) < RESUME_FIRST:
-            raise Failed(f"consumer A got only {len(a_records)} records before the deadline")
+        if not a_is_done(a_records):
+            raise Failed(f"consumer A got only {len(a_records)} records from "
+                         f"{len({r.partition for r in a_records})} partitions before the deadline")
         a_committed = last_offsets_plus_one(a_records)
         a.commit_offsets(a_committed)
     finally:
@@ -598,11 +638,15 @@ async def consume_assign_async(open_assigned, codecs, deadline, keep=None):
     try:
         while len(records) < n and not deadline.expired():
             records += await consumer.poll(deadline.remaining(1.0))
+        try:
+            ends = await consumer.end_offsets(max(2.0, deadline.remaining(10.0)))
+        except Exception as exc:  # noqa: BLE001 - reported with the other problems
+            ends = describe(exc)
     finally:
         await consumer.close()
     if keep is not None:
         keep.extend(records)
-    return check_consume_assign(records, codecs)
+    return check_consume_assign(records, codecs, ends)
 
 
 async def group_resume_async(open_group, codecs, deadline):
@@ -612,10 +656,11 @@ async def group_resume_async(open_group, codecs, deadline):
     a = await open_group(RESUME_GROUP, TOPIC)
     a_records = []
     try:
-        while len(a_records) < RESUME_FIRST and not deadline.expired():
+        while not a_is_done(a_records) and not deadline.expired():
             a_records += await a.poll(deadline.remaining(1.0))
-        if len(a_records) < RESUME_FIRST:
-            raise Failed(f"consumer A got only {len(a_records)} records before the deadline")
+        if not a_is_done(a_records):
+            raise Failed(f"consumer A got only {len(a_records)} records from "
+                         f"{len({r.partition for r in a_records})} partitions before the deadline")
         a_committed = last_offsets_plus_one(a_records)
         await a.commit_offsets(a_committed)
     finally:

@@ -189,8 +189,17 @@ fn consumed(message: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
 
 /// Polls until `wanted` records arrived or the deadline passed; errors are returned.
 fn poll_until(consumer: &BaseConsumer, records: &mut Vec<Consumed>, wanted: usize) -> Outcome {
+    poll_until_done(consumer, records, |records| records.len() >= wanted)
+}
+
+/// Polls until `done` holds for the records so far or the deadline passed.
+fn poll_until_done(
+    consumer: &BaseConsumer,
+    records: &mut Vec<Consumed>,
+    done: impl Fn(&[Consumed]) -> bool,
+) -> Outcome {
     let started = Instant::now();
-    while records.len() < wanted && started.elapsed() < DEADLINE {
+    while !done(records) && started.elapsed() < DEADLINE {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => records.push(consumed(&message)),
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => {}
@@ -276,7 +285,21 @@ fn consume_assign(bootstrap: &str, codecs: &[&str]) -> Outcome {
     consumer.assign(&assignment).map_err(|e| e.to_string())?;
     let mut records = Vec::new();
     poll_until(&consumer, &mut records, RECORDS_PER_CODEC * codecs.len())?;
-    check_records(&records, codecs)
+    check_records(&records, codecs)?;
+    // The read stops at N, so records past it would go unseen: each partition must end
+    // right after the last record read from it.
+    for partition in 0..PARTITIONS {
+        let (_, high_watermark) = consumer
+            .fetch_watermarks(TOPIC, partition, TIMEOUT)
+            .map_err(|e| format!("watermarks: {e}"))?;
+        let read = records.iter().filter(|r| r.partition == partition).count() as i64;
+        if high_watermark != read {
+            return Err(format!(
+                "partition {partition} ends at offset {high_watermark}, {read} records read"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn group_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer, String> {
@@ -291,10 +314,19 @@ fn group_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer, String> 
 fn group_resume(bootstrap: &str, total: usize) -> Outcome {
     let first = group_consumer(bootstrap, "compat-resume")?;
     first.subscribe(&[TOPIC]).map_err(|e| e.to_string())?;
+    // A stops once it holds 3,000 records from at least 2 partitions (compat/README.md).
+    let partitions =
+        |records: &[Consumed]| records.iter().map(|r| r.partition).collect::<BTreeSet<_>>().len();
     let mut first_records = Vec::new();
-    poll_until(&first, &mut first_records, 3_000)?;
-    if first_records.len() < 3_000 {
-        return Err(format!("consumer A got {} records, wanted 3000", first_records.len()));
+    poll_until_done(&first, &mut first_records, |records| {
+        records.len() >= 3_000 && partitions(records) >= 2
+    })?;
+    if first_records.len() < 3_000 || partitions(&first_records) < 2 {
+        return Err(format!(
+            "consumer A got {} records from {} partitions, wanted 3000 from 2",
+            first_records.len(),
+            partitions(&first_records)
+        ));
     }
     let mut committed: BTreeMap<i32, i64> = BTreeMap::new();
     for record in &first_records {
@@ -329,6 +361,11 @@ fn group_resume(bootstrap: &str, total: usize) -> Outcome {
             ));
         }
     }
+    if !first_offset.values().any(|offset| *offset > 0) {
+        return Err(format!(
+            "B resumed at a non-zero offset in no partition; A committed {committed:?}, B started at {first_offset:?}"
+        ));
+    }
     let mut seen = BTreeSet::new();
     for record in first_records.iter().chain(&second_records) {
         if !seen.insert((record.partition, record.offset)) {
@@ -362,8 +399,12 @@ async fn group_split(bootstrap: &str) -> Outcome {
     let mut received: [Vec<Consumed>; 2] = [Vec::new(), Vec::new()];
     let assignments = loop {
         for (member, records) in members.iter().zip(received.iter_mut()) {
-            if let Some(Ok(message)) = member.poll(Duration::from_millis(100)) {
-                records.push(consumed(&message));
+            match member.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => records.push(consumed(&message)),
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(error)) => {
+                    return Err(format!("poll while waiting for the split: {error}"));
+                }
             }
         }
         let assignments = [partitions_of(&members[0]), partitions_of(&members[1])];
@@ -514,6 +555,7 @@ async fn delete_topics(bootstrap: &str) -> Outcome {
 async fn main() {
     let bootstrap = std::env::args().nth(1).expect("usage: rdkafka_compat BOOTSTRAP");
     let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+    // The crate's version is Cargo.lock's pin; librdkafka's is read from the library.
     println!("CLIENT rdkafka crate 0.39 (vendored librdkafka {librdkafka})");
 
     report("metadata", metadata(&bootstrap));

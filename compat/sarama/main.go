@@ -34,7 +34,8 @@ const (
 	perCodec    = 10000
 	partitions  = 6
 	splitCount  = 6000
-	resumeA     = 3000
+	resumeA     = 3000 // group-resume: A stops once it holds this many records
+	resumeAFrom = 2    // ... from at least this many partitions
 )
 
 var (
@@ -632,8 +633,9 @@ func scenarioGroupResume(ctx context.Context, passed []string) outcome {
 	var mu sync.Mutex
 	var problems []string
 
-	// Consumer A: processes (and marks) every record until it holds 3,000, then stops
-	// processing; the marked offsets are committed when its session is released.
+	// Consumer A: processes (and marks) every record until it holds 3,000 records from at
+	// least 2 partitions, then stops processing; the marked offsets are committed when its
+	// session is released.
 	aKeys := map[string]bool{}
 	aLast := map[int32]int64{}
 	aStopped := false
@@ -659,7 +661,7 @@ func scenarioGroupResume(ctx context.Context, passed []string) outcome {
 			}
 			aLast[m.Partition] = m.Offset
 			s.MarkMessage(m, "")
-			if len(aKeys) >= resumeA {
+			if len(aKeys) >= resumeA && len(aLast) >= resumeAFrom {
 				aStopped = true
 				close(aDone)
 			}
@@ -675,7 +677,8 @@ func scenarioGroupResume(ctx context.Context, passed []string) outcome {
 		_ = a.stop(5 * time.Second)
 		mu.Lock()
 		defer mu.Unlock()
-		return fail("A held %d records at the deadline, want %d (A errors: %v)", len(aKeys), resumeA, a.errors())
+		return fail("A held %d records from %d partitions at the deadline, want %d from %d (A errors: %v)",
+			len(aKeys), len(aLast), resumeA, resumeAFrom, a.errors())
 	}
 	if err := a.stop(15 * time.Second); err != nil {
 		problems = append(problems, "closing A: "+err.Error())
@@ -705,7 +708,7 @@ func scenarioGroupResume(ctx context.Context, passed []string) outcome {
 			}
 		}
 	}
-	logger.Printf("group-resume: A processed %d, committed %v", aCount, aCommitted)
+	logger.Printf("group-resume: A processed %d from %d partitions, committed %v", aCount, len(aCommitted), aCommitted)
 
 	// Consumer B: same group, reads until A and B together hold N.
 	bFirst := map[int32]int64{}
@@ -765,6 +768,16 @@ func scenarioGroupResume(ctx context.Context, passed []string) outcome {
 			problems = append(problems, fmt.Sprintf("partition %d: B's first offset %d, A committed %d", p, got, want))
 		}
 	}
+	resumedNonZero := false
+	for p, got := range bFirst {
+		if want, ok := aCommitted[p]; ok && got > 0 && got == want {
+			resumedNonZero = true
+		}
+	}
+	if !resumedNonZero {
+		problems = append(problems, fmt.Sprintf("B resumed at a non-zero offset in no partition; A committed %v, B started at %v",
+			aCommitted, bFirst))
+	}
 	if overlap > 0 {
 		problems = append(problems, fmt.Sprintf("%d records seen by both A and B", overlap))
 	}
@@ -787,8 +800,8 @@ func scenarioGroupResume(ctx context.Context, passed []string) outcome {
 	if len(problems) > 0 {
 		return fail("%s", problemsDetail(problems, 8))
 	}
-	return pass("A processed and committed %d (%v), B resumed exactly there and read %d; no overlap, all %d held",
-		aCount, aCommitted, len(bKeys), n)
+	return pass("A processed and committed %d from %d partitions (%v), B resumed exactly there (first offsets %v) and read %d; no overlap, all %d held",
+		aCount, len(aCommitted), aCommitted, bFirst, len(bKeys), n)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ public final class RiffleCompat {
     private static final int PARTITIONS = 6;
     private static final int SPLIT_RECORDS = 6_000;
     private static final int RESUME_FIRST = 3_000;
+    private static final int RESUME_FIRST_PARTITIONS = 2;
     // The extra checks' own topics, so the standard scenarios' topics and offsets are untouched.
     private static final String CONFIGS_TOPIC = "x-configs";
     private static final String GROW_TOPIC = "x-partitions";
@@ -523,7 +524,8 @@ public final class RiffleCompat {
             throw reported;
         } catch (Throwable error) {
             if (rootCause(error) instanceof LinkageError) {
-                throw new NotApplicable("kafka-clients cannot load its " + codec + " codec: " + describe(error));
+                // The codec's jar is pinned in install.sh: failing to load it is a failure.
+                throw new Failure("kafka-clients cannot load its " + codec + " codec: " + describe(error));
             }
             throw error;
         }
@@ -586,6 +588,31 @@ public final class RiffleCompat {
         if (records.size() != expected) {
             problems.add("holds " + records.size() + " records, expected " + expected);
         }
+        // Reading stops at N, so extra records would go unseen: the partitions' end offsets
+        // (high watermarks) must sum to N and each be right after the highest offset read there.
+        scenario.stage("endOffsets");
+        try {
+            Map<Integer, Long> endOffsets = new TreeMap<>();
+            consumer.endOffsets(partitions, Duration.ofMillis(Math.max(2_000, Math.min(10_000, scenario.remainingMs()))))
+                .forEach((partition, offset) -> endOffsets.put(partition.partition(), offset));
+            Map<Integer, Long> highestPlusOne = new TreeMap<>();
+            for (ConsumerRecord<String, String> record : records) {
+                highestPlusOne.merge(record.partition(), record.offset() + 1, Math::max);
+            }
+            long endSum = endOffsets.values().stream().mapToLong(Long::longValue).sum();
+            if (endSum != expected) {
+                problems.add("end offsets " + endOffsets + " sum to " + endSum + ", expected N = " + expected);
+            }
+            for (int partition = 0; partition < PARTITIONS; partition++) {
+                Long end = endOffsets.get(partition);
+                long after = highestPlusOne.getOrDefault(partition, 0L);
+                if (end == null || end != after) {
+                    problems.add("partition " + partition + ": end offset " + end + ", highest offset read + 1 is " + after);
+                }
+            }
+        } catch (RuntimeException error) {
+            problems.add("endOffsets failed: " + describe(error));
+        }
         Map<String, Position> positions = new HashMap<>();
         Map<Integer, Long> nextOffset = new TreeMap<>();
         Map<String, Integer> lastIndex = new HashMap<>(); // "<partition>/<codec>" to index
@@ -636,7 +663,7 @@ public final class RiffleCompat {
         if (problems.any()) {
             throw new Failure(problems.toString());
         }
-        return records.size() + " records, per partition " + nextOffset + " (next offsets), all intact and in send order";
+        return records.size() + " records, per partition " + nextOffset + " (next offsets, equal to the end offsets), all intact and in send order";
     }
 
     /** Extra: every record sits at the partition and offset the producer was acknowledged. */
@@ -677,16 +704,21 @@ public final class RiffleCompat {
             (left, right) -> Integer.compare(left.partition(), right.partition()));
         KafkaConsumer<String, String> first = scenario.track(consumer(scenario, RESUME_GROUP, "A"));
         first.subscribe(List.of(TOPIC));
-        scenario.stage("A polls until it holds " + RESUME_FIRST);
-        while (seenByA.size() < RESUME_FIRST && !scenario.expired()) {
+        // A processes whole polls until it holds 3,000 records from at least 2 partitions;
+        // `committed` has one entry per partition A processed records of.
+        scenario.stage("A polls until it holds " + RESUME_FIRST + " records from " + RESUME_FIRST_PARTITIONS + " partitions");
+        while ((seenByA.size() < RESUME_FIRST || committed.size() < RESUME_FIRST_PARTITIONS) && !scenario.expired()) {
             for (ConsumerRecord<String, String> record : first.poll(Duration.ofMillis(500))) {
                 seenByA.put(record.key(), new Position(record.partition(), record.offset()));
                 committed.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
             }
         }
-        if (seenByA.size() < RESUME_FIRST) {
-            throw new Failure("consumer A held only " + seenByA.size() + " records at the deadline, expected at least " + RESUME_FIRST);
+        if (seenByA.size() < RESUME_FIRST || committed.size() < RESUME_FIRST_PARTITIONS) {
+            throw new Failure("consumer A held only " + seenByA.size() + " records from " + committed.size()
+                + " partitions at the deadline, expected at least " + RESUME_FIRST + " from " + RESUME_FIRST_PARTITIONS);
         }
+        System.err.println("[group-resume] A processed " + seenByA.size() + " records from " + committed.size()
+            + " partitions, commits " + committed);
         scenario.stage("A commits " + committed);
         first.commitSync(committed, Duration.ofMillis(Math.max(1, scenario.remainingMs())));
         scenario.stage("A closes");
@@ -724,6 +756,11 @@ public final class RiffleCompat {
                 problems.add("B's first record in partition " + entry.getKey() + " is at offset " + entry.getValue()
                     + ", A committed " + wanted);
             }
+        }
+        if (firstOfB.entrySet().stream().noneMatch(entry -> entry.getValue() > 0
+                && entry.getValue().equals(committedByA.get(entry.getKey())))) {
+            problems.add("B resumed at a non-zero offset in no partition; A committed " + committedByA
+                + ", B started at " + firstOfB);
         }
         int missing = 0;
         String example = null;
