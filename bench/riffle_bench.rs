@@ -211,12 +211,8 @@ fn produce(
 }
 
 fn consume(bootstrap: &str, pid: u32, topic: &str, partitions: i32, records: u64, workload: &str) {
-    let settings = [
-        ("group.id", "riffle-bench"),
-        ("enable.auto.commit", "false"),
-        ("fetch.max.bytes", "52428800"),
-        ("max.partition.fetch.bytes", "10485760"),
-    ];
+    // librdkafka's default fetch sizes (1 MiB per partition, 50 MiB per request).
+    let settings = [("group.id", "riffle-bench"), ("enable.auto.commit", "false")];
     let consumer: BaseConsumer = config(bootstrap, &settings).create().expect("consumer");
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions {
