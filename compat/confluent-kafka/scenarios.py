@@ -23,6 +23,18 @@ run = cc.Run(scenarios=13)
 base = {"bootstrap.servers": BOOTSTRAP, "log_level": 4}  # librdkafka warnings and worse
 
 
+def await_topic_futures(futures, deadline, what):
+    """Waits for an admin call's per-topic futures; any error fails the scenario."""
+    errors = []
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=deadline.remaining(20))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{topic}: {cc.describe(exc)}")
+    if errors:
+        raise Failed(f"{what} reported " + "; ".join(errors))
+
+
 def admin():
     return AdminClient(dict(base))
 
@@ -47,14 +59,7 @@ def create_topic(deadline):
         [NewTopic(t, num_partitions=cc.PARTITIONS, replication_factor=1)
          for t in (cc.TOPIC, cc.SPLIT_TOPIC)],
         request_timeout=deadline.remaining(15), operation_timeout=deadline.remaining(15))
-    errors = []
-    for topic, future in futures.items():
-        try:
-            future.result(timeout=deadline.remaining(20))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"{topic}: {cc.describe(exc)}")
-    if errors:
-        raise Failed("create_topics reported " + "; ".join(errors))
+    await_topic_futures(futures, deadline, "create_topics")
     problem = cc.wait_until(deadline, lambda: cc.check_partitions(
         cc.TOPIC, topic_partitions(client.list_topics(timeout=5), cc.TOPIC)) is None, limit=10)
     if not problem:
@@ -236,14 +241,7 @@ def delete_topic(deadline):
     futures = client.delete_topics([cc.TOPIC, cc.SPLIT_TOPIC],
                                    request_timeout=deadline.remaining(15),
                                    operation_timeout=deadline.remaining(15))
-    errors = []
-    for topic, future in futures.items():
-        try:
-            future.result(timeout=deadline.remaining(20))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"{topic}: {cc.describe(exc)}")
-    if errors:
-        raise Failed("delete_topics reported " + "; ".join(errors))
+    await_topic_futures(futures, deadline, "delete_topics")
 
     def gone():
         topics = client.list_topics(timeout=5).topics
@@ -258,25 +256,11 @@ def main():
     version = confluent_kafka.version()
     version = version[0] if isinstance(version, tuple) else version
     run.client(f"confluent-kafka {version} (librdkafka {confluent_kafka.libversion()[0]})")
-    run.scenario("metadata", metadata)
-    run.scenario("create-topic", create_topic)
-    for codec in cc.CODECS:
-        run.scenario("produce-" + codec, produce(codec))
-    assigned = []
-    run.scenario("consume-assign",
-                 lambda d: cc.consume_assign(open_assigned, run.codecs_passed(), d, assigned))
     # librdkafka's default: enable.idempotence=false
-    run.scenario("stored-batches", lambda d: cc.check_stored_batches(
-        os.environ.get("RIFFLE_DATA_DIR"), assigned, {}))
-    run.scenario("group-resume",
-                 lambda d: cc.group_resume(open_group, run.codecs_passed(), d))
-    run.scenario("group-split", lambda d: cc.group_split(open_group, produce_split, d))
-    run.scenario("admin-groups", admin_groups)
-    run.scenario("delete-topic", delete_topic)
-    cc.log(f"all scenarios done in {time.monotonic() - run.started:.1f}s")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # a client thread stuck past its deadline must not hold the process
+    cc.run_threaded_scenarios(
+        run, metadata=metadata, create_topic=create_topic, produce=produce,
+        open_assigned=open_assigned, idempotent={}, open_group=open_group,
+        produce_split=produce_split, admin_groups=admin_groups, delete_topic=delete_topic)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import importlib
 import logging
 import os
 import sys
-import time
 from importlib.metadata import version
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
@@ -238,24 +237,10 @@ def main():
     codecs = ", ".join(f"{name} {version(name)}" for name in
                        ("python-snappy", "cramjam", "lz4", "zstandard", "crc32c"))
     run.client(f"kafka-python {kafka.__version__} ({codecs})")
-    run.scenario("metadata", metadata)
-    run.scenario("create-topic", create_topic)
-    for codec in cc.CODECS:
-        run.scenario("produce-" + codec, produce(codec))
-    assigned = []
-    run.scenario("consume-assign",
-                 lambda d: cc.consume_assign(open_assigned, run.codecs_passed(), d, assigned))
-    run.scenario("stored-batches", lambda d: cc.check_stored_batches(
-        os.environ.get("RIFFLE_DATA_DIR"), assigned, idempotent))
-    run.scenario("group-resume",
-                 lambda d: cc.group_resume(open_group, run.codecs_passed(), d))
-    run.scenario("group-split", lambda d: cc.group_split(open_group, produce_split, d))
-    run.scenario("admin-groups", admin_groups)
-    run.scenario("delete-topic", delete_topic)
-    cc.log(f"all scenarios done in {time.monotonic() - run.started:.1f}s")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # a client thread stuck past its deadline must not hold the process
+    cc.run_threaded_scenarios(
+        run, metadata=metadata, create_topic=create_topic, produce=produce,
+        open_assigned=open_assigned, idempotent=idempotent, open_group=open_group,
+        produce_split=produce_split, admin_groups=admin_groups, delete_topic=delete_topic)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ A scenario is a function that returns a detail string (pass), raises NotAvailabl
 Failed (fail) with the detail, or raises anything else (fail, with the exception)."""
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -808,3 +809,27 @@ def check_stored_batches(data_dir, records, idempotent):
         raise Failed(summarize(problems))
     return "batches (compressed) per codec " + ", ".join(
         f"{c}: {counts[c]} ({compressed[c] if c != 'none' else '-'})" for c in CODECS if counts[c])
+
+
+def run_threaded_scenarios(run, *, metadata, create_topic, produce, open_assigned, idempotent,
+                           open_group, produce_split, admin_groups, delete_topic):
+    """Every scenario of compat/README.md in order, for a client with blocking calls
+    (confluent-kafka, kafka-python), then exits. produce(codec) returns the scenario for a
+    codec; idempotent is what check_stored_batches expects of the stored producer ids."""
+    run.scenario("metadata", metadata)
+    run.scenario("create-topic", create_topic)
+    for codec in CODECS:
+        run.scenario("produce-" + codec, produce(codec))
+    assigned = []
+    run.scenario("consume-assign",
+                 lambda d: consume_assign(open_assigned, run.codecs_passed(), d, assigned))
+    run.scenario("stored-batches", lambda d: check_stored_batches(
+        os.environ.get("RIFFLE_DATA_DIR"), assigned, idempotent))
+    run.scenario("group-resume", lambda d: group_resume(open_group, run.codecs_passed(), d))
+    run.scenario("group-split", lambda d: group_split(open_group, produce_split, d))
+    run.scenario("admin-groups", admin_groups)
+    run.scenario("delete-topic", delete_topic)
+    log(f"all scenarios done in {time.monotonic() - run.started:.1f}s")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # a client thread stuck past its deadline must not hold the process
