@@ -1,5 +1,6 @@
 //! Fetch at the wire level: long polls woken by new data, byte limits in whole batches and
-//! KIP-74, errors, sessions, isolation levels.
+//! KIP-74, errors, sessions, isolation levels, records sent from the segment file, and a
+//! client that stops reading a response sent from the file.
 
 mod common;
 
@@ -209,4 +210,63 @@ async fn errors_sessions_and_isolation() {
     assert_eq!(partition.last_stable_offset, 5);
     assert_eq!(partition.aborted_transactions.as_ref().map(Vec::len), Some(0));
     assert_eq!(record_count(partition.records.as_ref().unwrap()), 5);
+}
+
+/// The stored form of a produced batch: the same bytes but for baseOffset (0..8) and
+/// partitionLeaderEpoch (12..16), which the broker assigns.
+fn assert_stored_as_produced(fetched: &[u8], produced: &[u8], count: usize, context: &str) {
+    assert_eq!(fetched.len(), produced.len() * count, "{context}: whole batches");
+    for (index, stored) in fetched.chunks(produced.len()).enumerate() {
+        assert_eq!(stored[8..12], produced[8..12], "{context}: batch {index} length");
+        assert_eq!(stored[16..], produced[16..], "{context}: batch {index} contents");
+        let base_offset = i64::from_be_bytes(stored[..8].try_into().unwrap());
+        assert_eq!(base_offset, i64::try_from(index).unwrap() * 10, "{context}: batch {index}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_sent_from_the_segment_file_are_the_stored_batches_at_every_version() {
+    let broker = TestBroker::start().await;
+    create_topic(&broker.bootstrap(), "file", 2, &[]).await;
+    let mut client = RawClient::connect(broker.address()).await;
+    // 40 batches of about 2.2 KB: a fetch of many of them is sent from the file, while the
+    // one small batch in partition 1 is copied; both go into the same responses.
+    let big = batch(10, 200);
+    for _ in 0..40 {
+        produce(&mut client, "file", 0, big.clone()).await;
+    }
+    let small = batch(1, 10);
+    produce(&mut client, "file", 1, small.clone()).await;
+    let cut = 50_000;
+    let whole = cut / big.len();
+    for version in [4, 11, 12] {
+        let mut request = fetch_request("file", &[(0, 0), (1, 0)], 0, 1);
+        request.topics[0].partitions[0].partition_max_bytes = i32::try_from(cut).unwrap();
+        // Pipelined with an ApiVersions request: the responses must stay whole and in order.
+        let first = client.send(ApiKey::Fetch, version, &request).await;
+        let versions = client
+            .send(ApiKey::ApiVersions, 2, &kafka_protocol::messages::ApiVersionsRequest::default())
+            .await;
+        let again =
+            client.send(ApiKey::Fetch, version, &fetch_request("file", &[(0, 380)], 0, 1)).await;
+        let response: FetchResponse = client.response(first, version).await;
+        let partitions = &response.responses[0].partitions;
+        let context = format!("v{version}, cut");
+        assert_stored_as_produced(partitions[0].records.as_ref().unwrap(), &big, whole, &context);
+        assert_eq!(partitions[0].high_watermark, 400);
+        let context = format!("v{version}, small");
+        assert_eq!(partitions[1].records.as_ref().unwrap()[16..], small[16..], "{context}");
+        let response: kafka_protocol::messages::ApiVersionsResponse =
+            client.response(versions, 2).await;
+        assert_eq!(response.error_code, 0);
+        let response: FetchResponse = client.response(again, version).await;
+        let records = response.responses[0].partitions[0].records.clone().unwrap();
+        assert_eq!(records.len(), big.len() * 2, "v{version}: from the batch holding 380");
+        assert_eq!(record_count(&records), 20);
+    }
+    // The whole partition, past the copy threshold many times over.
+    let response: FetchResponse =
+        client.request(ApiKey::Fetch, 12, &fetch_request("file", &[(0, 0)], 0, 1)).await;
+    let records = response.responses[0].partitions[0].records.as_ref().unwrap();
+    assert_stored_as_produced(records, &big, 40, "all");
 }

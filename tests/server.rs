@@ -1,6 +1,7 @@
 //! The server's connection behaviour: pipelined requests answered in order, acks=0 silence,
 //! the connection cap, graceful shutdown finishing in-flight requests, and acknowledgements
-//! waiting for fsync when `flush.messages` demands it.
+//! waiting for fsync when `flush.messages` demands it, and a client that stops reading a
+//! response sent from a segment file.
 
 mod common;
 
@@ -17,6 +18,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::Compression;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::io::AsyncReadExt;
 
 fn name(text: &str) -> TopicName {
     TopicName(StrBytes::from_string(text.to_owned()))
@@ -229,4 +231,53 @@ async fn a_peer_trickling_a_frame_is_closed_at_its_transfer_deadline() {
     let response: ApiVersionsResponse =
         normal.request(ApiKey::ApiVersions, 3, &versions_request()).await;
     assert_eq!(response.error_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_a_fetch_response_is_cut_off_and_others_carry_on() {
+    let broker = TestBroker::start_with(&[("connections.max.idle.ms", "500")]).await;
+    common::create_topic(&broker.bootstrap(), "unread", 1, &[]).await;
+    let mut producer = RawClient::connect(broker.address()).await;
+    // About 22 MB, far more than the sockets buffer between broker and client.
+    let value = vec![b'v'; 1_000];
+    let entries: Vec<common::KeyValue<'_>> = (0..900).map(|_| (None, Some(&value[..]))).collect();
+    let big = common::record_batch(&entries, 1_700_000_000_000, Compression::None);
+    for _ in 0..24 {
+        let request = produce_request("unread", -1, big.clone());
+        let response: ProduceResponse = producer.request(ApiKey::Produce, 9, &request).await;
+        assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    }
+    let fetch = |max_bytes: i32| {
+        FetchRequest::default().with_max_bytes(max_bytes).with_session_epoch(-1).with_topics(vec![
+            FetchTopic::default().with_topic(name("unread")).with_partitions(vec![
+                FetchPartition::default().with_partition_max_bytes(max_bytes),
+            ]),
+        ])
+    };
+    let mut reader = RawClient::connect(broker.address()).await;
+    reader.send(ApiKey::Fetch, 12, &fetch(50 << 20)).await;
+    // Not reading for well past the stall timeout: the broker gives up on the response.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut received = 0usize;
+    let mut chunk = vec![0u8; 1 << 20];
+    let drained = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match reader.stream_mut().read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => received += read,
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the connection was closed");
+    assert!(received < big.len() * 24, "the response was cut off ({received} bytes)");
+    // The cut-off response's memory reservation was returned, and the broker still serves
+    // fetches from the file.
+    let budget = broker.broker().fetch_response_budget();
+    let whole = broker.broker().fetch_response_budget_bytes();
+    assert!(common::eventually(5, || budget.available_permits() == whole).await);
+    let mut other = RawClient::connect(broker.address()).await;
+    let response: FetchResponse = other.request(ApiKey::Fetch, 12, &fetch(50 << 20)).await;
+    let records = response.responses[0].partitions[0].records.as_ref().unwrap();
+    assert_eq!(records.len(), big.len() * 24);
 }

@@ -51,7 +51,7 @@ pub fn unsupported_version(correlation_id: i32) -> Reply {
                 .with_max_version(row.max),
         ]);
     match encode_response(correlation_id, 0, &response) {
-        Ok(bytes) => Reply::Response(bytes, None),
+        Ok(bytes) => Reply::Response(bytes.into(), None),
         Err(error) => Reply::Close(format!("encoding the ApiVersions fallback failed: {error}")),
     }
 }

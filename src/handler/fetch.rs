@@ -10,6 +10,12 @@
 //! first partition with data is returned even when larger (KIP-74). Records are never null
 //! (librdkafka rejects a null record set).
 //!
+//! Zero copy: a partition's records are found by reading batch headers only, and go into the
+//! response as a region of the segment file that the connection sends with `sendfile(2)`
+//! ([`crate::protocol::fetch_response`]). Regions under [`RECORDS_FROM_FILE_BYTES_MIN`] are
+//! copied into the response instead: for them a system call of their own costs more than the
+//! copy.
+//!
 //! Fetch sessions (KIP-227): Riffle answers every full fetch without creating a session
 //! (session id 0), which Kafka also does when its session cache is full; clients then keep
 //! sending full fetches. An incremental fetch (non-zero session id) gets
@@ -18,16 +24,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 
-use super::{Reply, RequestContext, check_leader_epoch, respond};
+use super::{Reply, RequestContext, check_leader_epoch};
 use crate::error::{Error, Result};
 use crate::limits::FETCH_WAIT_MS_MAX;
-use crate::log::partition_log::{LogRead, PartitionLog, ReadResult};
+use crate::log::partition_log::{LogOffsets, LogRead, PartitionLog, RegionRead};
+use crate::protocol::fetch_response::{self, FetchRecords};
 use crate::types::IsolationLevel;
 
 /// One partition of the request, resolved.
@@ -39,27 +47,47 @@ struct Target {
     log: Result<Arc<PartitionLog>>,
 }
 
-/// A fetch's response with the response memory it holds.
+/// Smallest records run sent from the segment file rather than copied into the response.
+pub const RECORDS_FROM_FILE_BYTES_MIN: u64 = 16 * 1024;
+
+/// A fetch's response (records apart, in partition order) with the response memory it holds.
 #[derive(Debug)]
 pub struct FetchOutcome {
     response: FetchResponse,
+    records: Vec<FetchRecords>,
     budget: Option<OwnedSemaphorePermit>,
+}
+
+impl FetchOutcome {
+    fn failed(code: i16) -> Self {
+        Self {
+            response: FetchResponse::default().with_error_code(code),
+            records: Vec::new(),
+            budget: None,
+        }
+    }
 }
 
 /// Encodes the response; the memory permit travels with it until it is written.
 pub fn reply(context: &RequestContext<'_>, outcome: FetchOutcome) -> Reply {
-    match respond(context, &outcome.response) {
-        Reply::Response(bytes, _) => Reply::Response(bytes, outcome.budget),
-        other => other,
+    let correlation_id = context.header.correlation_id;
+    match fetch_response::encode(
+        correlation_id,
+        context.version,
+        &outcome.response,
+        outcome.records,
+    ) {
+        Ok(encoded) => Reply::Response(encoded, outcome.budget),
+        Err(error) => {
+            tracing::error!(%error, "fetch response encoding failed (a broker bug)");
+            Reply::Close(format!("fetch response encoding failed: {error}"))
+        }
     }
 }
 
 pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> FetchOutcome {
     if let Some(code) = session_error(&request) {
-        return FetchOutcome {
-            response: FetchResponse::default().with_error_code(code),
-            budget: None,
-        };
+        return FetchOutcome::failed(code);
     }
     let isolation = IsolationLevel::from_wire(request.isolation_level);
     let max_bytes = request.max_bytes.clamp(0, context.broker.config().fetch_max_bytes);
@@ -76,7 +104,7 @@ pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> Fetc
             .filter_map(|target| target.log.as_ref().ok().map(|log| log.subscribe_high_watermark()))
             .collect();
         let budget = reserve(context, max_bytes).await;
-        let (responses, bytes, any_error) = read_all(&topics, isolation, max_bytes);
+        let (responses, records, bytes, any_error) = read_all(&topics, isolation, max_bytes);
         let done = bytes >= i64::from(request.min_bytes)
             || any_error
             || wait_ms == 0
@@ -85,7 +113,7 @@ pub async fn handle(context: &RequestContext<'_>, request: FetchRequest) -> Fetc
         if done {
             let budget = settle(context, budget, usize::try_from(bytes).unwrap_or(0)).await;
             let response = FetchResponse::default().with_responses(responses);
-            return FetchOutcome { response, budget: Some(budget) };
+            return FetchOutcome { response, records, budget: Some(budget) };
         }
         drop(budget);
         wait_for_new_data(&mut watchers, deadline, &mut shutdown).await;
@@ -150,15 +178,16 @@ fn resolve(
         .collect()
 }
 
-/// Reads every partition once. Returns the topics, the record bytes, and whether any
-/// partition failed (which ends the long poll, as in Kafka).
+/// Reads every partition once. Returns the topics, their records in partition order, the
+/// record bytes, and whether any partition failed (which ends the long poll, as in Kafka).
 fn read_all(
     topics: &[(&kafka_protocol::messages::TopicName, Vec<Target>)],
     isolation: IsolationLevel,
     max_bytes: i32,
-) -> (Vec<FetchableTopicResponse>, i64, bool) {
+) -> (Vec<FetchableTopicResponse>, Vec<FetchRecords>, i64, bool) {
     let mut total_bytes: i64 = 0;
     let mut any_error = false;
+    let mut records = Vec::new();
     let responses = topics
         .iter()
         .map(|(name, targets)| {
@@ -168,9 +197,12 @@ fn read_all(
                     let remaining = (i64::from(max_bytes) - total_bytes).max(0);
                     let budget = i64::from(target.partition_max_bytes.max(0)).min(remaining);
                     let result = read_partition(target, isolation, budget, total_bytes == 0);
-                    let data = partition_data(target.partition, isolation, result);
-                    total_bytes += data.records.as_ref().map_or(0, |records| records.len() as i64);
+                    let (data, partition_records) =
+                        partition_data(target.partition, isolation, result);
+                    total_bytes +=
+                        i64::try_from(partition_records.size_bytes()).unwrap_or(i64::MAX);
                     any_error |= data.error_code != 0;
+                    records.push(partition_records);
                     data
                 })
                 .collect();
@@ -179,7 +211,7 @@ fn read_all(
                 .with_partitions(partitions)
         })
         .collect();
-    (responses, total_bytes, any_error)
+    (responses, records, total_bytes, any_error)
 }
 
 fn read_partition(
@@ -187,49 +219,60 @@ fn read_partition(
     isolation: IsolationLevel,
     budget: i64,
     min_one_message: bool,
-) -> Result<ReadResult> {
+) -> Result<(LogOffsets, FetchRecords)> {
     let log = match &target.log {
         Ok(log) => log,
         Err(error) => return Err(Error::UnknownTopicOrPartition(error.to_string())),
     };
     check_leader_epoch(target.current_leader_epoch)?;
-    log.read(LogRead {
+    let read = log.read_region(LogRead {
         offset: target.fetch_offset,
         max_bytes: u64::try_from(budget).unwrap_or(0),
         min_one_message,
         isolation,
-    })
-    .inspect_err(|error| {
+    });
+    let records = |read: RegionRead| match read.records {
+        Some(region) if region.length >= RECORDS_FROM_FILE_BYTES_MIN => {
+            Ok((read.offsets, FetchRecords::File(region)))
+        }
+        Some(region) => Ok((read.offsets, FetchRecords::Bytes(region.read_bytes()?))),
+        None => Ok((read.offsets, FetchRecords::Bytes(Bytes::new()))),
+    };
+    read.and_then(records).inspect_err(|error| {
         if matches!(error, Error::Storage(_)) {
             tracing::error!(partition = %log.topic_partition(), %error, "fetch read failed");
         }
     })
 }
 
+/// A partition's response fields, and its records (empty on error: never null).
 fn partition_data(
     partition: i32,
     isolation: IsolationLevel,
-    result: Result<ReadResult>,
-) -> PartitionData {
-    let data = PartitionData::default().with_partition_index(partition);
+    result: Result<(LogOffsets, FetchRecords)>,
+) -> (PartitionData, FetchRecords) {
+    let data = PartitionData::default().with_partition_index(partition).with_records(None);
     match result {
-        Ok(read) => data
-            .with_high_watermark(read.offsets.high_watermark)
-            .with_last_stable_offset(read.offsets.last_stable_offset())
-            .with_log_start_offset(read.offsets.log_start_offset)
-            .with_aborted_transactions(match isolation {
-                IsolationLevel::ReadCommitted => Some(Vec::new()),
-                IsolationLevel::ReadUncommitted => None,
-            })
-            .with_records(Some(read.records)),
+        Ok((offsets, records)) => (
+            data.with_high_watermark(offsets.high_watermark)
+                .with_last_stable_offset(offsets.last_stable_offset())
+                .with_log_start_offset(offsets.log_start_offset)
+                .with_aborted_transactions(match isolation {
+                    IsolationLevel::ReadCommitted => Some(Vec::new()),
+                    IsolationLevel::ReadUncommitted => None,
+                }),
+            records,
+        ),
         Err(error) => {
             tracing::debug!(partition, %error, "fetch partition error");
-            data.with_error_code(error.code())
-                .with_high_watermark(-1)
-                .with_last_stable_offset(-1)
-                .with_log_start_offset(-1)
-                .with_aborted_transactions(None)
-                .with_records(Some(Default::default()))
+            (
+                data.with_error_code(error.code())
+                    .with_high_watermark(-1)
+                    .with_last_stable_offset(-1)
+                    .with_log_start_offset(-1)
+                    .with_aborted_transactions(None),
+                FetchRecords::Bytes(Bytes::new()),
+            )
         }
     }
 }

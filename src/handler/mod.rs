@@ -45,6 +45,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::Instrument;
 
 use crate::broker::Broker;
+use crate::protocol::response::EncodedResponse;
 use crate::protocol::{self, RequestFrame, versions};
 
 /// What the connection does after a request.
@@ -52,7 +53,7 @@ use crate::protocol::{self, RequestFrame, versions};
 pub enum Reply {
     /// Write this encoded response; the permit (fetch response memory) is released once it
     /// is written.
-    Response(Bytes, Option<OwnedSemaphorePermit>),
+    Response(EncodedResponse, Option<OwnedSemaphorePermit>),
     /// Write nothing (acks=0 produce).
     Silent,
     /// Close the connection, for the given reason.
@@ -222,7 +223,7 @@ fn decode<T: Decodable>(api_key: ApiKey, version: i16, body: Body) -> Result<T, 
 /// Encodes a response at the request's version.
 pub fn respond<T: Encodable + HeaderVersion>(context: &RequestContext<'_>, response: &T) -> Reply {
     match protocol::encode_response(context.header.correlation_id, context.version, response) {
-        Ok(bytes) => Reply::Response(bytes, None),
+        Ok(bytes) => Reply::Response(bytes.into(), None),
         Err(error) => {
             tracing::error!(%error, "response encoding failed (a broker bug)");
             Reply::Close(format!("response encoding failed: {error}"))

@@ -17,8 +17,8 @@
 //! [`super::producer_state`]).
 //!
 //! Concurrency: appends, rolls and flush bookkeeping hold the partition's mutex; reads take it
-//! only to pick a segment and snapshot what to read (a [`SegmentSlice`]), then `pread`
-//! without it. fsync happens without the lock.
+//! only to pick a segment and snapshot what to read (a [`SegmentSlice`]), then read batch
+//! headers without it; the records themselves are sent from the file ([`FileRegion`]). fsync happens without the lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::producer_state::{self, AppendCheck, BatchSequence, ProducerStateManager};
-use super::segment::{self, PreparedBatch, Segment, SegmentSlice, TimestampOffset};
+use super::segment::{self, FileRegion, PreparedBatch, Segment, SegmentSlice, TimestampOffset};
 use crate::clock::Clock;
 use crate::config::topic::LogConfig;
 use crate::error::{Error, Result};
@@ -71,6 +71,14 @@ pub struct LogRead {
 #[derive(Debug, Clone, Default)]
 pub struct ReadResult {
     pub records: Bytes,
+    pub offsets: LogOffsets,
+}
+
+/// Batches found, still in their segment file (`None`: nothing to read), and the offsets the
+/// response reports.
+#[derive(Debug, Clone, Default)]
+pub struct RegionRead {
+    pub records: Option<FileRegion>,
     pub offsets: LogOffsets,
 }
 
@@ -439,6 +447,17 @@ impl PartitionLog {
 
     /// Reads whole batches at `request.offset` (from one segment, as Kafka does).
     pub fn read(&self, request: LogRead) -> Result<ReadResult> {
+        let read = self.read_region(request)?;
+        let records = match &read.records {
+            Some(region) => region.read_bytes().map_err(|error| self.deleted_or(error.into()))?,
+            None => Bytes::new(),
+        };
+        Ok(ReadResult { records, offsets: read.offsets })
+    }
+
+    /// Finds the batches [`PartitionLog::read`] would return without reading them: the fetch
+    /// path sends them straight from the file.
+    pub fn read_region(&self, request: LogRead) -> Result<RegionRead> {
         self.read_segments(request).map_err(|error| self.deleted_or(error))
     }
 
@@ -451,7 +470,7 @@ impl PartitionLog {
         }
     }
 
-    fn read_segments(&self, request: LogRead) -> Result<ReadResult> {
+    fn read_segments(&self, request: LogRead) -> Result<RegionRead> {
         let (start, offsets) = {
             let state = self.state.lock();
             if let Some(closed @ Closed::Deleted) = &state.closed {
@@ -460,7 +479,7 @@ impl PartitionLog {
             let offsets = state.offsets();
             self.check_fetch_offset(request.offset, &offsets)?;
             if request.offset >= offsets.readable_end(request.isolation) {
-                return Ok(ReadResult { records: Bytes::new(), offsets });
+                return Ok(RegionRead { records: None, offsets });
             }
             let start = if request.offset >= state.active.base_offset() {
                 ReadStart::Ready(state.active.slice(request.offset, state.active.size())?)
@@ -473,8 +492,8 @@ impl PartitionLog {
         // Move on to later segments while the offset lies past a segment's last batch.
         loop {
             let read = slice.read(request.offset, request.max_bytes, request.min_one_message)?;
-            if let Some(records) = read {
-                return Ok(ReadResult { records, offsets });
+            if let Some(region) = read {
+                return Ok(RegionRead { records: Some(region), offsets });
             }
             let next = {
                 let state = self.state.lock();
@@ -483,12 +502,12 @@ impl PartitionLog {
                     None if state.active.base_offset() > slice.base_offset => {
                         ReadStart::Ready(state.active.slice(request.offset, state.active.size())?)
                     }
-                    None => return Ok(ReadResult { records: Bytes::new(), offsets }),
+                    None => return Ok(RegionRead { records: None, offsets }),
                 }
             };
             slice = next.slice(request.offset)?;
             if slice.base_offset >= offsets.readable_end(request.isolation) {
-                return Ok(ReadResult { records: Bytes::new(), offsets });
+                return Ok(RegionRead { records: None, offsets });
             }
         }
     }

@@ -460,11 +460,10 @@ impl Segment {
     /// Reads whole batches from the one holding `offset` (see [`SegmentSlice::read`]).
     #[cfg(test)]
     pub fn read(&self, request: SegmentRead) -> io::Result<Option<Bytes>> {
-        self.slice(request.offset, request.end)?.read(
-            request.offset,
-            request.max_bytes,
-            request.min_one_message,
-        )
+        self.slice(request.offset, request.end)?
+            .read(request.offset, request.max_bytes, request.min_one_message)?
+            .map(|region| region.read_bytes())
+            .transpose()
     }
 
     /// Forgets the indexes and rebuilds them by scanning the whole log file (see
@@ -577,31 +576,48 @@ pub struct SegmentSlice {
 }
 
 impl SegmentSlice {
-    /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`
+    /// Finds whole batches starting with the one that holds `offset`, up to `max_bytes`
     /// (Kafka's `LogSegment.read`). With `min_one_message` the first batch is returned even
     /// if larger than `max_bytes` (KIP-74). `None` when no batch at or after `offset` lies in
-    /// the slice.
+    /// the slice; an empty region when the first batch does not fit. Only batch headers are
+    /// read: the records stay in the file until someone sends or copies the region.
     pub fn read(
         &self,
         offset: i64,
         max_bytes: u64,
         min_one_message: bool,
-    ) -> io::Result<Option<Bytes>> {
+    ) -> io::Result<Option<FileRegion>> {
         let Some((position, first)) = find_batch(&self.log, offset, self.start, self.end)? else {
             return Ok(None);
         };
         let first_size = header_size(&first);
         let wanted = (self.end - position).min(max_bytes);
-        if wanted < first_size {
-            if !min_one_message {
-                return Ok(Some(Bytes::new()));
-            }
-            return read_exact(&self.log, position, first_size).map(Some);
-        }
-        let mut bytes = read_exact(&self.log, position, wanted)?;
-        let whole = whole_batches_length(&bytes);
-        bytes.truncate(usize::try_from(whole).map_err(io::Error::other)?);
-        Ok(Some(bytes))
+        let length = if wanted >= first_size {
+            whole_batches_end(&self.log, position + first_size, position + wanted)? - position
+        } else if min_one_message {
+            first_size
+        } else {
+            0
+        };
+        Ok(Some(FileRegion { file: Arc::clone(&self.log), position, length }))
+    }
+}
+
+/// A run of whole batches in a segment's log file. The fetch path hands it to `sendfile(2)`
+/// so record bytes never pass through user space; other readers copy it with
+/// [`FileRegion::read_bytes`]. The file handle keeps the bytes readable even if the segment
+/// is deleted meanwhile, and a segment's bytes below its high watermark are never rewritten.
+#[derive(Debug, Clone)]
+pub struct FileRegion {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub length: u64,
+}
+
+impl FileRegion {
+    /// Copies the region into memory.
+    pub fn read_bytes(&self) -> io::Result<Bytes> {
+        read_exact(&self.file, self.position, self.length)
     }
 }
 
@@ -670,16 +686,40 @@ fn read_batch(file: &File, position: u64, header: &BatchHeader) -> io::Result<By
     read_exact(file, position, header_size(header))
 }
 
-/// The length of the longest prefix of `bytes` made of whole batches.
-fn whole_batches_length(bytes: &[u8]) -> u64 {
-    let mut position = 0usize;
-    while let Some(header) = BatchHeader::parse(&bytes[position..]) {
-        match header.size() {
-            Some(size) if position + size <= bytes.len() => position += size,
-            _ => break,
+/// Bytes read at a time while walking batch headers: small batches are stepped over within
+/// one read, a large batch costs one read of its header.
+const HEADER_WALK_WINDOW_BYTES: usize = 4096;
+
+/// The end of the last whole batch that starts at or after `position` (a batch boundary) and
+/// ends by `limit`; `position` itself when none fits. Reads only as much of the file as it
+/// takes to see each batch's length field.
+fn whole_batches_end(file: &File, mut position: u64, limit: u64) -> io::Result<u64> {
+    /// baseOffset (8) and batchLength (4): a batch's size is batchLength + 12.
+    const LENGTH_PREFIX: u64 = 12;
+    let mut window = [0u8; HEADER_WALK_WINDOW_BYTES];
+    let (mut window_start, mut window_len) = (0u64, 0u64);
+    while position + LENGTH_PREFIX <= limit {
+        if position < window_start || position + LENGTH_PREFIX > window_start + window_len {
+            let wanted = (limit - position).min(HEADER_WALK_WINDOW_BYTES as u64);
+            let buffer = &mut window[..usize::try_from(wanted).map_err(io::Error::other)?];
+            file.read_exact_at(buffer, position)?;
+            (window_start, window_len) = (position, wanted);
         }
+        let at = usize::try_from(position - window_start).map_err(io::Error::other)?;
+        let length_field = window[at + 8..at + 12].try_into().expect("4 bytes");
+        let batch_length = u64::try_from(i32::from_be_bytes(length_field)).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidData, "negative batch length in the log")
+        })?;
+        let size = LENGTH_PREFIX + batch_length;
+        if size < BATCH_HEADER_SIZE as u64 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "batch too short in the log"));
+        }
+        if position + size > limit {
+            break;
+        }
+        position += size;
     }
-    position as u64
+    Ok(position)
 }
 
 fn first_record(

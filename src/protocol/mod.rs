@@ -6,9 +6,11 @@
 //! `[i32 size][ResponseHeader][body]`, the header at the version the API's schema dictates
 //! (ApiVersions always uses header v0 so a client can parse a downgrade answer).
 
+pub mod fetch_response;
 pub mod guard;
 pub mod record_batch;
 pub mod records;
+pub mod response;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod versions;

@@ -18,17 +18,24 @@
 //! shorter), or that runs slower than [`TRANSFER_RATE_BYTES_PER_S_MIN`] overall, closes the
 //! connection, and so does `connections.max.idle.ms` without a request.
 //!
+//! A response is byte runs and file regions ([`EncodedResponse`]): bytes go through the
+//! connection's write buffer, file regions (fetched records) go from the segment file to the
+//! socket with `sendfile(2)`, after the buffer is flushed, so records are never copied through
+//! the broker's memory. Both are under the same stall and transfer-rate limits.
+//!
 //! A bad size, an undecodable header or body, an unknown API key or an unsupported version
 //! closes the connection (Kafka's behaviour) with a `tracing` line saying why.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
@@ -39,7 +46,9 @@ use crate::limits::{
     REQUESTS_QUEUED_PER_CONNECTION_MAX, SMALL_FRAME_BYTES_MAX, TRANSFER_RATE_BYTES_PER_S_MIN,
     TRANSFER_STALL_MS_MAX,
 };
+use crate::log::segment::FileRegion;
 use crate::protocol::parse_request_frame;
+use crate::protocol::response::{EncodedResponse, ResponsePart};
 
 /// Responses are written in slices of this size, each under the stall timeout.
 const WRITE_SLICE_BYTES: usize = 256 * 1024;
@@ -88,8 +97,8 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, context: ConnectionConte
     let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
     while let Some(frame) = queue.recv().await {
         match process(&context, peer, frame).await {
-            Reply::Response(bytes, _budget) => {
-                if let Err(reason) = write_response(&mut writer, &bytes, context.stall()).await {
+            Reply::Response(response, _budget) => {
+                if let Err(reason) = write_response(&mut writer, &response, context.stall()).await {
                     tracing::debug!(%peer, reason, "closing connection");
                     break;
                 }
@@ -122,30 +131,100 @@ async fn process(context: &ConnectionContext, peer: SocketAddr, frame: Frame) ->
 
 /// How long moving `bytes` may take in all: the stall timeout plus the bytes at the minimum
 /// rate.
-fn transfer_deadline(stall: Duration, bytes: usize) -> Instant {
-    let seconds = u64::try_from(bytes).unwrap_or(u64::MAX) / TRANSFER_RATE_BYTES_PER_S_MIN;
+fn transfer_deadline(stall: Duration, bytes: u64) -> Instant {
+    let seconds = bytes / TRANSFER_RATE_BYTES_PER_S_MIN;
     Instant::now() + stall + Duration::from_secs(seconds)
 }
 
-/// Writes a response in slices: a slice that cannot be written within the stall timeout, or
-/// a response still unwritten at its transfer deadline, means the client is not reading.
+/// How long the next step of a transfer may take: the stall timeout, or less near the
+/// deadline.
+fn step_limit(stall: Duration, deadline: Instant) -> Duration {
+    stall.min(deadline.saturating_duration_since(Instant::now()))
+}
+
+/// Writes a response: a step that cannot be taken within the stall timeout, or a response
+/// still unwritten at its transfer deadline, means the client is not reading.
 async fn write_response(
-    writer: &mut (impl AsyncWrite + Unpin),
-    bytes: &[u8],
+    writer: &mut BufWriter<OwnedWriteHalf>,
+    response: &EncodedResponse,
     stall: Duration,
 ) -> Result<(), String> {
-    let deadline = transfer_deadline(stall, bytes.len());
-    for slice in bytes.chunks(WRITE_SLICE_BYTES) {
-        let limit = stall.min(deadline.saturating_duration_since(Instant::now()));
-        match timeout(limit, writer.write_all(slice)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => return Err(format!("write failed: {error}")),
-            Err(_) => {
-                return Err(format!("client too slow reading a {}-byte response", bytes.len()));
+    let deadline = transfer_deadline(stall, response.size_bytes());
+    let too_slow = || format!("client too slow reading a {}-byte response", response.size_bytes());
+    for part in response.parts() {
+        match part {
+            ResponsePart::Bytes(bytes) => {
+                write_bytes(writer, bytes, stall, deadline).await?.ok_or_else(too_slow)?;
+            }
+            ResponsePart::File(region) => {
+                match timeout(step_limit(stall, deadline), writer.flush()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return Err(format!("write failed: {error}")),
+                    Err(_) => return Err(too_slow()),
+                }
+                send_file(writer.get_ref().as_ref(), region, stall, deadline)
+                    .await?
+                    .ok_or_else(too_slow)?;
             }
         }
     }
     Ok(())
+}
+
+/// Writes `bytes` in slices, each under the step limit. `Ok(None)` when a slice timed out.
+async fn write_bytes(
+    writer: &mut (impl AsyncWrite + Unpin),
+    bytes: &[u8],
+    stall: Duration,
+    deadline: Instant,
+) -> Result<Option<()>, String> {
+    for slice in bytes.chunks(WRITE_SLICE_BYTES) {
+        match timeout(step_limit(stall, deadline), writer.write_all(slice)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(format!("write failed: {error}")),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(()))
+}
+
+/// Sends a file region with `sendfile(2)`, each call under the step limit. `Ok(None)` when a
+/// step timed out.
+async fn send_file(
+    socket: &TcpStream,
+    region: &FileRegion,
+    stall: Duration,
+    deadline: Instant,
+) -> Result<Option<()>, String> {
+    let mut position = region.position;
+    let end = region.position + region.length;
+    while position < end {
+        let count = usize::try_from(end - position).unwrap_or(usize::MAX);
+        let step = async {
+            loop {
+                socket.writable().await?;
+                let sent = socket.try_io(Interest::WRITABLE, || {
+                    rustix::fs::sendfile(socket, &*region.file, Some(&mut position), count)
+                        .map_err(io::Error::from)
+                });
+                match sent {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                }
+            }
+        };
+        match timeout(step_limit(stall, deadline), step).await {
+            Ok(Ok(0)) => {
+                // Bytes below the high watermark are never cut from a segment: a broker bug.
+                tracing::error!(position, end, "segment file ended inside a fetched region");
+                return Err("segment file ended inside a fetched region".to_owned());
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(format!("sendfile failed: {error}")),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(()))
 }
 
 /// Reads frames into `frames` until end of stream, a framing error, idleness, or shutdown.
@@ -234,12 +313,12 @@ async fn read_body(
     size: usize,
     stall: Duration,
 ) -> Result<Bytes, String> {
-    let deadline = transfer_deadline(stall, size);
+    let deadline = transfer_deadline(stall, size as u64);
     let mut body = BytesMut::with_capacity(size);
     while body.len() < size {
         let mut limited =
             (&mut *socket).take(u64::try_from(size - body.len()).expect("usize fits u64"));
-        let limit = stall.min(deadline.saturating_duration_since(Instant::now()));
+        let limit = step_limit(stall, deadline);
         match timeout(limit, limited.read_buf(&mut body)).await {
             Ok(Ok(0)) => {
                 return Err(format!("frame body truncated at {} of {size} bytes", body.len()));

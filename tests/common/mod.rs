@@ -159,6 +159,11 @@ impl RawClient {
         self.correlation_id
     }
 
+    /// The socket itself, for reading a response by hand.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
     pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes).await
     }

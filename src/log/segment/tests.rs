@@ -264,3 +264,52 @@ fn a_malformed_index_is_not_trusted() {
     std::fs::write(index_path(&dir, 0), [0u8; 7]).unwrap();
     assert!(Segment::open_trusted(&dir, 0, false, 0).unwrap().is_none());
 }
+
+#[test]
+fn the_header_walk_stops_at_the_last_whole_batch_for_any_limit() {
+    // Tiny batches, batches larger than the walk's window, and tiny ones again.
+    let mut fixture = fixture(0);
+    let mut sizes = Vec::new();
+    for (count, value_size) in [(1, 10), (2, 10), (3, 3_000), (1, 9_000), (1, 10), (5, 10)] {
+        let batch = client_batch(count, value_size, 1_000);
+        sizes.push(batch.len() as u64);
+        let base_offset = fixture.segment.next_offset();
+        let header = rewrite_header(
+            &batch,
+            HeaderRewrite { base_offset, partition_leader_epoch: 0, log_append_time_ms: None },
+        );
+        let prepared = PreparedBatch {
+            header: &header,
+            tail: &batch[BATCH_HEADER_SIZE..],
+            base_offset,
+            last_offset: base_offset + i64::try_from(count).unwrap() - 1,
+            max_timestamp: 1_000,
+        };
+        fixture.segment.append(&prepared, fixture.config.index_interval_bytes).unwrap();
+    }
+    assert!(sizes.iter().any(|size| *size > HEADER_WALK_WINDOW_BYTES as u64));
+    let boundaries: Vec<u64> = sizes
+        .iter()
+        .scan(0, |end, size| {
+            *end += size;
+            Some(*end)
+        })
+        .collect();
+    let total = *boundaries.last().unwrap();
+    let file = &fixture.segment.log;
+    for start in std::iter::once(0).chain(boundaries.iter().copied()) {
+        for limit in start..=total {
+            let expected = boundaries
+                .iter()
+                .copied()
+                .filter(|end| *end > start && *end <= limit)
+                .max()
+                .unwrap_or(start);
+            assert_eq!(
+                whole_batches_end(file, start, limit).unwrap(),
+                expected,
+                "{start}..{limit}"
+            );
+        }
+    }
+}
