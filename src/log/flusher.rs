@@ -7,6 +7,11 @@
 //! partitions, and while one fsync runs every append arriving meanwhile is covered by the next:
 //! one fsync serves many producers. fsync blocks, which is why it runs on its own thread and
 //! never on the async runtime.
+//!
+//! When a flush makes rolled segments durable, the flusher signals `segments_synced`, on
+//! which the log manager writes its recovery-point checkpoint at once rather than at its next
+//! `log.flush.offset.checkpoint.interval.ms` tick: a crash soon after then recovers only the
+//! active segments, not everything written since the last timed checkpoint.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,6 +31,7 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     wakeup: Condvar,
+    segments_synced: Arc<tokio::sync::Notify>,
 }
 
 /// The flusher thread and its queue.
@@ -36,8 +42,10 @@ pub struct Flusher {
 }
 
 impl Flusher {
-    pub fn start() -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::default());
+    /// Starts the thread; `segments_synced` is notified after a flush that made rolled
+    /// segments durable.
+    pub fn start(segments_synced: Arc<tokio::sync::Notify>) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared { segments_synced, ..Shared::default() });
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("riffle-flusher".into())
@@ -86,10 +94,17 @@ fn run(shared: &Shared) {
             }
             queue.logs.drain(..).collect()
         };
+        let mut segments_synced = false;
         for log in batch {
-            if let Err(error) = log.flush() {
-                tracing::error!(partition = %log.topic_partition(), %error, "flush failed");
+            match log.flush() {
+                Ok(synced) => segments_synced |= synced,
+                Err(error) => {
+                    tracing::error!(partition = %log.topic_partition(), %error, "flush failed");
+                }
             }
+        }
+        if segments_synced {
+            shared.segments_synced.notify_one();
         }
     }
 }
@@ -120,7 +135,7 @@ mod tests {
             })
             .unwrap(),
         );
-        let flusher = Flusher::start().unwrap();
+        let flusher = Flusher::start(Arc::default()).unwrap();
         let mut last = 0;
         for _ in 0..20 {
             let batch = client_batch(2, 10, 1);

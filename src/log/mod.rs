@@ -79,6 +79,11 @@ struct StartupState {
     log_start_offsets: HashMap<TopicPartition, i64>,
 }
 
+/// At most this many threads open one topic's partitions at once.
+const PARTITION_OPEN_THREADS_MAX: usize = 8;
+/// A topic with fewer partitions to open than this is opened on the calling thread.
+const PARALLEL_OPEN_PARTITIONS_MIN: usize = 16;
+
 /// All partition logs of this broker.
 #[derive(Debug)]
 pub struct LogManager {
@@ -89,6 +94,8 @@ pub struct LogManager {
     /// offsets can never be renamed over a newer one.
     checkpoint_writer: parking_lot::Mutex<()>,
     flusher: Flusher,
+    /// Notified by the flusher when rolled segments became durable (see [`flusher`]).
+    segments_synced: Arc<tokio::sync::Notify>,
     startup: StartupState,
 }
 
@@ -110,12 +117,14 @@ impl LogManager {
             log_start_offsets: read_checkpoint(checkpoint::LOG_START_OFFSET_FILE),
         };
         tracing::info!(data_dir = %data_dir.display(), clean_shutdown, "opening logs");
+        let segments_synced = Arc::new(tokio::sync::Notify::new());
         Ok(Self {
             data_dir: data_dir.to_owned(),
             clock,
             topics: RwLock::new(HashMap::new()),
             checkpoint_writer: parking_lot::Mutex::new(()),
-            flusher: Flusher::start()?,
+            flusher: Flusher::start(Arc::clone(&segments_synced))?,
+            segments_synced,
             startup,
         })
     }
@@ -163,8 +172,9 @@ impl LogManager {
         let existing = self.topic(topic).filter(|logs| logs.topic_id == topic_id);
         let mut partitions = existing.map(|logs| logs.partitions.clone()).unwrap_or_default();
         let mut created = false;
-        for partition in i32::try_from(partitions.len()).expect("partition count fits i32")..count {
-            let (log, new_dir) = self.open_partition(topic, partition, topic_id, config)?;
+        let first = i32::try_from(partitions.len()).expect("partition count fits i32");
+        for opened in self.open_partitions(topic, first..count, topic_id, config) {
+            let (log, new_dir) = opened?;
             created |= new_dir;
             partitions.push(Arc::new(log));
         }
@@ -175,6 +185,52 @@ impl LogManager {
         let logs = Arc::new(TopicLogs { topic_id, partitions });
         self.topics.write().insert(Arc::from(topic), Arc::clone(&logs));
         Ok(logs)
+    }
+
+    /// Opens `range` of a topic's partitions, in order. Opening is system calls on mostly
+    /// cached metadata (directory listings, opens, small reads), so a large topic is opened
+    /// by several threads at once: start-up with a thousand partitions is bound by it.
+    fn open_partitions(
+        &self,
+        topic: &str,
+        range: std::ops::Range<i32>,
+        topic_id: Uuid,
+        config: &Arc<LogConfig>,
+    ) -> Vec<Result<(PartitionLog, bool)>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(PARTITION_OPEN_THREADS_MAX);
+        if range.len() < PARALLEL_OPEN_PARTITIONS_MIN || threads < 2 {
+            return range
+                .map(|partition| self.open_partition(topic, partition, topic_id, config))
+                .collect();
+        }
+        let next = std::sync::atomic::AtomicI32::new(range.start);
+        let mut opened: Vec<(i32, Result<(PartitionLog, bool)>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut opened = Vec::new();
+                        loop {
+                            let partition = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if partition >= range.end {
+                                return opened;
+                            }
+                            let log = self.open_partition(topic, partition, topic_id, config);
+                            opened.push((partition, log));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        opened.sort_unstable_by_key(|(partition, _)| *partition);
+        opened.into_iter().map(|(_, log)| log).collect()
     }
 
     fn open_partition(
@@ -331,8 +387,9 @@ impl LogManager {
         Ok(())
     }
 
-    /// The background timer: requests flushes due by `flush.ms`, writes checkpoints and
-    /// removes expired producer state at the given intervals, until `shutdown` fires.
+    /// The background timer: requests flushes due by `flush.ms`, writes checkpoints (at the
+    /// interval, and whenever rolled segments became durable) and removes expired producer
+    /// state at the given intervals, until `shutdown` fires.
     pub async fn run_maintenance(
         self: Arc<Self>,
         intervals: MaintenanceIntervals,
@@ -355,15 +412,18 @@ impl LogManager {
                     // A scan of every partition's producers: off the async workers.
                     let _ = tokio::task::spawn_blocking(move || manager.remove_expired_producers(expiration_ms)).await;
                 }
-                _ = checkpoint_timer.tick() => {
-                    let manager = Arc::clone(&self);
-                    let written = tokio::task::spawn_blocking(move || manager.write_checkpoints()).await;
-                    if let Ok(Err(error)) = written {
-                        tracing::error!(%error, "writing checkpoints failed");
-                    }
-                }
+                _ = checkpoint_timer.tick() => self.write_checkpoints_off_runtime().await,
+                () = self.segments_synced.notified() => self.write_checkpoints_off_runtime().await,
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+
+    async fn write_checkpoints_off_runtime(self: &Arc<Self>) {
+        let manager = Arc::clone(self);
+        let written = tokio::task::spawn_blocking(move || manager.write_checkpoints()).await;
+        if let Ok(Err(error)) = written {
+            tracing::error!(%error, "writing checkpoints failed");
         }
     }
 

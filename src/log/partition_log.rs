@@ -562,14 +562,16 @@ impl PartitionLog {
 
     /// fsyncs everything written so far (blocking; runs on the flusher's thread), then
     /// advances the recovery point and wakes acknowledgements waiting for durability.
-    pub fn flush(&self) -> Result<()> {
+    /// Returns whether rolled segments became durable: a whole segment then lies below the
+    /// recovery point, and checkpointing it spares a crash recovery from rescanning it.
+    pub fn flush(&self) -> Result<bool> {
         self.flush_queued.store(false, Ordering::Release);
         let (target, unsynced, active, dir_changes, snapshot) = {
             let mut state = self.state.lock();
             let nothing_to_sync =
                 state.recovery_point == state.log_end_offset && state.unsynced.is_empty();
             if nothing_to_sync || state.closed == Some(Closed::Deleted) {
-                return Ok(());
+                return Ok(false);
             }
             let dir_changes =
                 (state.dir_changes > state.dir_changes_synced).then_some(state.dir_changes);
@@ -609,7 +611,7 @@ impl PartitionLog {
         self.durability.send_modify(|durability| {
             durability.flushed_offset = durability.flushed_offset.max(target)
         });
-        Ok(())
+        Ok(!unsynced.is_empty())
     }
 
     /// Waits until offsets below `offset` are fsynced.

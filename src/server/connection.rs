@@ -208,7 +208,14 @@ async fn send_file(
                         .map_err(io::Error::from)
                 });
                 match sent {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(error)
+                        if matches!(
+                            error.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        continue;
+                    }
                     other => return other,
                 }
             }
