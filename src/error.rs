@@ -34,6 +34,8 @@ pub enum Error {
     #[error("invalid record: {0}")]
     InvalidRecord(String),
     #[error("{0}")]
+    InvalidTimestamp(String),
+    #[error("{0}")]
     InvalidTopic(String),
     #[error("topic '{0}' already exists")]
     TopicAlreadyExists(String),
@@ -130,6 +132,7 @@ impl Error {
             Error::CorruptMessage(_) => ResponseError::CorruptMessage,
             Error::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
             Error::InvalidRecord(_) => ResponseError::InvalidRecord,
+            Error::InvalidTimestamp(_) => ResponseError::InvalidTimestamp,
             Error::InvalidTopic(_) => ResponseError::InvalidTopicException,
             Error::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
             Error::InvalidPartitions(_) => ResponseError::InvalidPartitions,
@@ -219,6 +222,7 @@ mod tests {
         assert_eq!(Error::FencedLeaderEpoch { requested: 0, current: 1 }.code(), 74);
         assert_eq!(Error::UnknownLeaderEpoch { requested: 2, current: 1 }.code(), 75);
         assert_eq!(Error::InvalidRecord("r".into()).code(), 87);
+        assert_eq!(Error::InvalidTimestamp("t".into()).code(), 32);
         assert_eq!(Error::UnknownTopicId(uuid::Uuid::nil()).code(), 100);
         assert_eq!(Error::NotLeaderOrFollower("x".into()).code(), 6);
         assert_eq!(Error::CoordinatorNotAvailable("c".into()).code(), 15);

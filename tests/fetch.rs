@@ -1,6 +1,7 @@
 //! Fetch at the wire level: long polls woken by new data, byte limits in whole batches and
 //! KIP-74, errors, sessions, isolation levels, records sent from the segment file, and a
-//! client that stops reading a response sent from the file.
+//! client that stops reading a response sent from the file. Also the produce-side timestamp
+//! window (`message.timestamp.before/after.max.ms`), checked by what a fetch then finds.
 
 mod common;
 
@@ -269,4 +270,47 @@ async fn records_sent_from_the_segment_file_are_the_stored_batches_at_every_vers
         client.request(ApiKey::Fetch, 12, &fetch_request("file", &[(0, 0)], 0, 1)).await;
     let records = response.responses[0].partitions[0].records.as_ref().unwrap();
     assert_stored_as_produced(records, &big, 40, "all");
+}
+
+/// Produces one batch (acks=-1) and returns the partition's error code and message.
+async fn produce_code(client: &mut RawClient, topic: &str, batch: Bytes) -> (i16, Option<String>) {
+    let request =
+        ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
+            TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
+                PartitionProduceData::default().with_index(0).with_records(Some(batch)),
+            ]),
+        ]);
+    let response: ProduceResponse = client.request(ApiKey::Produce, 9, &request).await;
+    let answer = &response.responses[0].partition_responses[0];
+    (answer.error_code, answer.error_message.as_ref().map(ToString::to_string))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_time_out_of_the_allowed_range_is_invalid_timestamp() {
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    create_topic(&bootstrap, "window", 1, &[("message.timestamp.before.max.ms", "60000")]).await;
+    create_topic(&bootstrap, "appended", 1, &[("message.timestamp.type", "LogAppendTime")]).await;
+    let mut client = RawClient::connect(broker.address()).await;
+    let now = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
+    )
+    .unwrap();
+    let at = |timestamp: i64| {
+        common::timed_batch(&[(None, Some(&b"v"[..]), timestamp)], Compression::None)
+    };
+    let hour = 3_600_000;
+    // Too old for the topic's 60 s, and two hours ahead of Kafka 4's default of one hour.
+    let (code, message) = produce_code(&mut client, "window", at(now - 2 * hour)).await;
+    assert_eq!(code, 32, "{message:?}");
+    assert!(message.unwrap().contains("out of range"));
+    assert_eq!(produce_code(&mut client, "window", at(now + 2 * hour)).await.0, 32);
+    // Within range; and a LogAppendTime topic takes any timestamp (the broker stamps its own).
+    assert_eq!(produce_code(&mut client, "window", at(now - 1_000)).await.0, 0);
+    assert_eq!(produce_code(&mut client, "window", at(now + hour / 2)).await.0, 0);
+    assert_eq!(produce_code(&mut client, "appended", at(now + 5 * hour)).await.0, 0);
+    // The refused batches were not appended.
+    let response: FetchResponse =
+        client.request(ApiKey::Fetch, 11, &fetch_request("window", &[(0, 0)], 0, 1)).await;
+    assert_eq!(response.responses[0].partitions[0].high_watermark, 2);
 }

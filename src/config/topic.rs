@@ -133,7 +133,8 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def(
         "message.timestamp.after.max.ms",
         Long,
-        LONG_MAX,
+        // Kafka 4.0's default (KAFKA-16368): an hour ahead of the broker's clock at most.
+        "3600000",
         AtLeast(0),
         &[same("log.message.timestamp.after.max.ms")],
     ),
@@ -413,6 +414,10 @@ pub struct LogConfig {
     pub index_interval_bytes: u64,
     pub max_message_bytes: usize,
     pub timestamp_type: TimestampType,
+    /// With CreateTime, how far a batch's timestamps may lie before and after the broker's
+    /// clock (`message.timestamp.before.max.ms`, `message.timestamp.after.max.ms`).
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
     pub flush_messages: u64,
     pub flush_ms: i64,
     /// `cleanup.policy` includes `delete` (retention, DeleteRecords).
@@ -445,6 +450,8 @@ impl LogConfig {
             } else {
                 TimestampType::CreateTime
             },
+            timestamp_before_max_ms: number("message.timestamp.before.max.ms"),
+            timestamp_after_max_ms: number("message.timestamp.after.max.ms"),
             flush_messages: unsigned("flush.messages"),
             flush_ms: number("flush.ms"),
             cleanup_delete: policy(value("cleanup.policy"), "delete"),

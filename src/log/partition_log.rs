@@ -347,6 +347,9 @@ impl PartitionLog {
         let now_ms = self.clock.now_ms();
         let log_append_time_ms =
             (config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+        if log_append_time_ms.is_none() {
+            check_timestamps(header, &config, now_ms)?;
+        }
         let mut state = self.state.lock();
         if let Some(closed) = &state.closed {
             return Err(closed.error(&self.topic_partition));
@@ -741,6 +744,26 @@ impl PartitionLog {
     /// The partition's idempotent producer state (a copy).
     pub fn producer_state(&self) -> ProducerStateManager {
         self.state.lock().producers.clone()
+    }
+}
+
+/// With CreateTime, a batch whose timestamps lie further from the broker's clock than
+/// `message.timestamp.before.max.ms` / `after.max.ms` allow is refused with INVALID_TIMESTAMP,
+/// as Kafka's `LogValidator` does. The batch header bounds its records' timestamps (the first
+/// record's and the largest), so no compressed batch is opened for this. A batch without
+/// timestamps (-1) passes.
+fn check_timestamps(header: &BatchHeader, config: &LogConfig, now_ms: i64) -> Result<()> {
+    let earliest = now_ms.saturating_sub(config.timestamp_before_max_ms);
+    let latest = now_ms.saturating_add(config.timestamp_after_max_ms);
+    let out_of_range = [header.base_timestamp, header.max_timestamp]
+        .into_iter()
+        .find(|timestamp| *timestamp >= 0 && !(earliest..=latest).contains(timestamp));
+    match out_of_range {
+        Some(timestamp) => Err(Error::InvalidTimestamp(format!(
+            "Timestamp {timestamp} of a record is out of range. The timestamp should be within \
+             [{earliest}, {latest}]"
+        ))),
+        None => Ok(()),
     }
 }
 
