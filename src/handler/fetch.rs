@@ -35,7 +35,8 @@ use super::{Reply, RequestContext, check_leader_epoch};
 use crate::error::{Error, Result};
 use crate::limits::FETCH_WAIT_MS_MAX;
 use crate::log::partition_log::{LogOffsets, LogRead, PartitionLog, RegionRead};
-use crate::protocol::fetch_response::{self, FetchRecords};
+use crate::protocol::fetch_response;
+use crate::protocol::response::ResponsePart;
 use crate::types::IsolationLevel;
 
 /// One partition of the request, resolved.
@@ -54,7 +55,7 @@ pub const RECORDS_FROM_FILE_BYTES_MIN: u64 = 16 * 1024;
 #[derive(Debug)]
 pub struct FetchOutcome {
     response: FetchResponse,
-    records: Vec<FetchRecords>,
+    records: Vec<ResponsePart>,
     budget: Option<OwnedSemaphorePermit>,
 }
 
@@ -184,7 +185,7 @@ fn read_all(
     topics: &[(&kafka_protocol::messages::TopicName, Vec<Target>)],
     isolation: IsolationLevel,
     max_bytes: i32,
-) -> (Vec<FetchableTopicResponse>, Vec<FetchRecords>, i64, bool) {
+) -> (Vec<FetchableTopicResponse>, Vec<ResponsePart>, i64, bool) {
     let mut total_bytes: i64 = 0;
     let mut any_error = false;
     let mut records = Vec::new();
@@ -219,7 +220,7 @@ fn read_partition(
     isolation: IsolationLevel,
     budget: i64,
     min_one_message: bool,
-) -> Result<(LogOffsets, FetchRecords)> {
+) -> Result<(LogOffsets, ResponsePart)> {
     let log = match &target.log {
         Ok(log) => log,
         Err(error) => return Err(Error::UnknownTopicOrPartition(error.to_string())),
@@ -233,10 +234,10 @@ fn read_partition(
     });
     let records = |read: RegionRead| match read.records {
         Some(region) if region.length >= RECORDS_FROM_FILE_BYTES_MIN => {
-            Ok((read.offsets, FetchRecords::File(region)))
+            Ok((read.offsets, ResponsePart::File(region)))
         }
-        Some(region) => Ok((read.offsets, FetchRecords::Bytes(region.read_bytes()?))),
-        None => Ok((read.offsets, FetchRecords::Bytes(Bytes::new()))),
+        Some(region) => Ok((read.offsets, ResponsePart::Bytes(region.read_bytes()?))),
+        None => Ok((read.offsets, ResponsePart::Bytes(Bytes::new()))),
     };
     read.and_then(records).inspect_err(|error| {
         if matches!(error, Error::Storage(_)) {
@@ -249,8 +250,8 @@ fn read_partition(
 fn partition_data(
     partition: i32,
     isolation: IsolationLevel,
-    result: Result<(LogOffsets, FetchRecords)>,
-) -> (PartitionData, FetchRecords) {
+    result: Result<(LogOffsets, ResponsePart)>,
+) -> (PartitionData, ResponsePart) {
     let data = PartitionData::default().with_partition_index(partition).with_records(None);
     match result {
         Ok((offsets, records)) => (
@@ -271,7 +272,7 @@ fn partition_data(
                     .with_last_stable_offset(-1)
                     .with_log_start_offset(-1)
                     .with_aborted_transactions(None),
-                FetchRecords::Bytes(Bytes::new()),
+                ResponsePart::Bytes(Bytes::new()),
             )
         }
     }

@@ -18,7 +18,8 @@
 //!
 //! Concurrency: appends, rolls and flush bookkeeping hold the partition's mutex; reads take it
 //! only to pick a segment and snapshot what to read (a [`SegmentSlice`]), then read batch
-//! headers without it; the records themselves are sent from the file ([`FileRegion`]). fsync happens without the lock.
+//! headers without it; the records themselves are sent from the file ([`FileRegion`]).
+//! fsync happens without the lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

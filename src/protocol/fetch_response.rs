@@ -1,5 +1,5 @@
 //! Fetch response framing written by hand, so that each partition's records can be a
-//! [`FileRegion`] sent from the segment file instead of bytes copied into the response.
+//! [`crate::log::segment::FileRegion`] sent from the segment file instead of bytes copied into the response.
 //!
 //! The `kafka-protocol` crate encodes a `records` field with `put_slice`, which would copy
 //! every fetched byte into the response buffer. Here the two outer levels (the response and
@@ -27,32 +27,15 @@
 //! for every version.
 
 use anyhow::{Context, ensure};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchResponse, ResponseHeader};
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
-use super::response::{EncodedResponse, ResponseBuilder};
-use crate::log::segment::FileRegion;
+use super::response::{EncodedResponse, ResponseBuilder, ResponsePart};
 
 /// Fetch response versions this encoder frames.
 pub const VERSIONS: std::ops::RangeInclusive<i16> = 4..=18;
-
-/// One partition's records: bytes in memory, or a region of a segment file.
-#[derive(Debug)]
-pub enum FetchRecords {
-    Bytes(Bytes),
-    File(FileRegion),
-}
-
-impl FetchRecords {
-    pub fn size_bytes(&self) -> u64 {
-        match self {
-            FetchRecords::Bytes(bytes) => bytes.len() as u64,
-            FetchRecords::File(region) => region.length,
-        }
-    }
-}
 
 /// Encodes `[size][header][response]` at `version`, with the records of the response's
 /// partitions, in order, taken from `records` (each partition's own `records` must be null).
@@ -60,7 +43,7 @@ pub fn encode(
     correlation_id: i32,
     version: i16,
     response: &FetchResponse,
-    records: Vec<FetchRecords>,
+    records: Vec<ResponsePart>,
 ) -> anyhow::Result<EncodedResponse> {
     ensure!(VERSIONS.contains(&version), "fetch response version {version} not framed");
     ensure!(
@@ -110,7 +93,7 @@ fn put_partition(
     builder: &mut ResponseBuilder,
     version: i16,
     partition: &PartitionData,
-    records: FetchRecords,
+    records: ResponsePart,
 ) -> anyhow::Result<()> {
     let flexible = version >= 12;
     ensure!(partition.records.is_none(), "records are passed apart from the partition");
@@ -133,10 +116,7 @@ fn put_partition(
     } else {
         buffer.put_i32(i32::try_from(length)?);
     }
-    match records {
-        FetchRecords::Bytes(bytes) => buffer.put_slice(&bytes),
-        FetchRecords::File(region) => builder.put_file(region),
-    }
+    builder.put(records);
     if flexible {
         put_unsigned_varint(builder.buffer(), 0);
     }
@@ -177,7 +157,10 @@ mod tests {
     use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse};
     use kafka_protocol::protocol::StrBytes;
 
+    use bytes::Bytes;
+
     use super::*;
+    use crate::log::segment::FileRegion;
 
     fn partition(index: i32, records: Option<Bytes>) -> PartitionData {
         PartitionData::default()
@@ -242,7 +225,7 @@ mod tests {
                     });
             }
             let expected = super::super::encode_response(42, version, &expected_response).unwrap();
-            let records = (0..5).map(|index| FetchRecords::Bytes(record_bytes(index))).collect();
+            let records = (0..5).map(|index| ResponsePart::Bytes(record_bytes(index))).collect();
             let framed = encode(42, version, &response, records).unwrap();
             assert_eq!(framed.size_bytes(), expected.len() as u64, "version {version}");
             assert_eq!(framed.to_bytes().unwrap(), expected, "version {version}");
@@ -257,7 +240,7 @@ mod tests {
         std::fs::write(&path, &contents).unwrap();
         let file = std::sync::Arc::new(std::fs::File::open(&path).unwrap());
         let region = |position: u64, length: u64| {
-            FetchRecords::File(FileRegion { file: std::sync::Arc::clone(&file), position, length })
+            ResponsePart::File(FileRegion { file: std::sync::Arc::clone(&file), position, length })
         };
         let expected_records = |index: usize| {
             let (start, length) = [(10, 70_000), (0, 0), (99_000, 1_000), (5, 5), (1, 1)][index];
@@ -270,15 +253,12 @@ mod tests {
                 region(10, 70_000),
                 region(0, 0),
                 region(99_000, 1_000),
-                FetchRecords::Bytes(Bytes::copy_from_slice(&contents[5..10])),
+                ResponsePart::Bytes(Bytes::copy_from_slice(&contents[5..10])),
                 region(1, 1),
             ];
             let framed = encode(9, version, &sample(|_| None), records).unwrap();
-            let files = framed
-                .parts()
-                .iter()
-                .filter(|part| matches!(part, super::super::response::ResponsePart::File(_)))
-                .count();
+            let files =
+                framed.parts().iter().filter(|part| matches!(part, ResponsePart::File(_))).count();
             assert_eq!(files, 3, "empty regions are left out");
             assert_eq!(framed.to_bytes().unwrap(), expected, "version {version}");
         }
@@ -286,7 +266,7 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_frame() {
-        let records = || (0..5).map(|_| FetchRecords::Bytes(Bytes::new())).collect();
+        let records = || (0..5).map(|_| ResponsePart::Bytes(Bytes::new())).collect();
         let with_records = sample(|_| Some(Bytes::new()));
         assert!(encode(1, 12, &with_records, records()).is_err());
         assert!(encode(1, 12, &sample(|_| None), Vec::new()).is_err());

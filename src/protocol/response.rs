@@ -10,7 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::log::segment::FileRegion;
 
-/// One run of a response's bytes.
+/// One run of a response's bytes (also a Fetch partition's records, before framing).
 #[derive(Debug)]
 pub enum ResponsePart {
     Bytes(Bytes),
@@ -63,7 +63,8 @@ impl From<Bytes> for EncodedResponse {
 }
 
 /// Builds a frame whose body mixes bytes and file regions. The body is written into
-/// [`ResponseBuilder::buffer`]; [`ResponseBuilder::put_file`] ends the current byte run.
+/// [`ResponseBuilder::buffer`]; a file region given to [`ResponseBuilder::put`] ends the
+/// current byte run.
 #[derive(Debug)]
 pub struct ResponseBuilder {
     parts: Vec<ResponsePart>,
@@ -84,13 +85,19 @@ impl ResponseBuilder {
         &mut self.buffer
     }
 
-    /// Appends a file region after the bytes written so far.
-    pub fn put_file(&mut self, region: FileRegion) {
-        if !self.buffer.is_empty() {
-            self.parts.push(ResponsePart::Bytes(self.buffer.split().freeze()));
-        }
-        if region.length > 0 {
-            self.parts.push(ResponsePart::File(region));
+    /// Appends a part after the bytes written so far: bytes are copied into the current run,
+    /// a file region ends it (an empty region is left out).
+    pub fn put(&mut self, part: ResponsePart) {
+        match part {
+            ResponsePart::Bytes(bytes) => self.buffer.put_slice(&bytes),
+            ResponsePart::File(region) => {
+                if !self.buffer.is_empty() {
+                    self.parts.push(ResponsePart::Bytes(self.buffer.split().freeze()));
+                }
+                if region.length > 0 {
+                    self.parts.push(ResponsePart::File(region));
+                }
+            }
         }
     }
 
