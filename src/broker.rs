@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::topic::LogConfig;
+use crate::config::dynamic::BrokerLayers;
+use crate::config::topic::{LogConfig, TopicDefaults};
 use crate::config::{BrokerConfig, HostPort};
 use crate::coordinator::group::classic_group::GroupSettings;
 use crate::coordinator::group::{CoordinatorSetup, GroupCoordinator, OFFSETS_TOPIC};
@@ -20,9 +21,18 @@ use crate::error::{Error, Result};
 use crate::log::LogManager;
 use crate::log::partition_log::PartitionLog;
 use crate::metadata::{
-    MetadataSettings, MetadataStore, PartitionIncrease, TopicImage, TopicPlan, TopicSpec,
-    TopicTarget,
+    MetadataImage, MetadataSettings, MetadataStore, PartitionIncrease, TopicImage, TopicPlan,
+    TopicSpec, TopicTarget,
 };
+
+/// The topic config defaults over the static configs and the dynamic ones in `image`.
+fn topic_defaults(config: &BrokerConfig, image: &MetadataImage) -> Result<TopicDefaults> {
+    TopicDefaults::from_layers(BrokerLayers {
+        dynamic_broker: image.broker_configs(&config.node_id.to_string()),
+        dynamic_default: image.broker_configs(""),
+        static_config: config.static_configs().clone(),
+    })
+}
 
 /// One broker.
 #[derive(Debug)]
@@ -32,6 +42,9 @@ pub struct Broker {
     logs: Arc<LogManager>,
     advertised: HostPort,
     topic_changes: tokio::sync::Mutex<()>,
+    /// Topic config defaults over the static and dynamic broker configs; replaced whole when a
+    /// dynamic broker config changes.
+    topic_defaults: parking_lot::RwLock<Arc<TopicDefaults>>,
     fetch_response_budget: Arc<tokio::sync::Semaphore>,
     fetch_response_budget_bytes: usize,
     /// Opened on first use (creating `__consumer_offsets` as Kafka does) or at start-up if
@@ -56,8 +69,9 @@ impl Broker {
         )?;
         let logs = Arc::new(LogManager::open(&config.data_dir, clock.clone())?);
         let image = metadata.image();
+        let topic_defaults = topic_defaults(&config, &image)?;
         for topic in image.topics.values() {
-            let log_config = Arc::new(LogConfig::resolve(&config.topic_defaults, &topic.configs));
+            let log_config = Arc::new(LogConfig::resolve(&topic_defaults, &topic.configs));
             logs.ensure_partitions(
                 &topic.name,
                 topic.topic_id,
@@ -79,6 +93,7 @@ impl Broker {
             logs,
             advertised,
             topic_changes: tokio::sync::Mutex::new(()),
+            topic_defaults: parking_lot::RwLock::new(Arc::new(topic_defaults)),
             fetch_response_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             fetch_response_budget_bytes: budget,
             group_coordinator: tokio::sync::OnceCell::new(),
@@ -123,9 +138,14 @@ impl Broker {
         self.logs.partition(topic, partition)
     }
 
+    /// The topic config defaults now in force (static and dynamic broker configs).
+    pub fn topic_defaults(&self) -> Arc<TopicDefaults> {
+        Arc::clone(&self.topic_defaults.read())
+    }
+
     /// The effective log config of a topic.
     pub fn log_config(&self, configs: &BTreeMap<String, String>) -> Arc<LogConfig> {
-        Arc::new(LogConfig::resolve(&self.config.topic_defaults, configs))
+        Arc::new(LogConfig::resolve(&self.topic_defaults(), configs))
     }
 
     /// Creates topics: metadata first, then their partition logs.
@@ -312,6 +332,49 @@ impl Broker {
         let log_config = self.log_config(&next);
         self.logs.set_topic_config(topic, &log_config);
         tracing::info!(topic, configs = ?next, "topic configs changed");
+        Ok(())
+    }
+
+    /// Changes the dynamic configs of broker resource `name` (this broker's id, or "" for the
+    /// cluster default) to what `plan` works out from the current ones; durably, then live:
+    /// every topic's log config is resolved again over the new defaults.
+    pub async fn alter_broker_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        plan: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>>,
+    ) -> Result<()> {
+        if !name.is_empty() {
+            let node_id = self.node_id();
+            let id: i32 = name.parse().map_err(|_| {
+                Error::InvalidRequest(format!("Node id must be an integer, but it is: {name}"))
+            })?;
+            if id != node_id {
+                return Err(Error::InvalidRequest(format!(
+                    "Unexpected broker id, expected {node_id}, but received {name}"
+                )));
+            }
+        }
+        let _serialized = self.topic_changes.lock().await;
+        let current = self.metadata.image().broker_configs(name);
+        let next = plan(&current)?;
+        // The new defaults must resolve before anything is written.
+        let mut next_image = (*self.metadata.image()).clone();
+        next_image.broker_configs.insert(name.to_owned(), next.clone());
+        let defaults = topic_defaults(&self.config, &next_image)
+            .map_err(|error| Error::InvalidRequest(error.message()))?;
+        if validate_only || next == current {
+            return Ok(());
+        }
+        self.metadata.set_broker_configs(name, &next).await?;
+        let defaults = Arc::new(defaults);
+        *self.topic_defaults.write() = Arc::clone(&defaults);
+        for topic in self.metadata.image().topics.values() {
+            let log_config = Arc::new(LogConfig::resolve(&defaults, &topic.configs));
+            self.logs.set_topic_config(&topic.name, &log_config);
+        }
+        let resource = if name.is_empty() { "cluster default" } else { name };
+        tracing::info!(resource, configs = ?next, "dynamic broker configs changed");
         Ok(())
     }
 

@@ -442,4 +442,122 @@ mod alter {
             .map_err(|(error, _)| error)
             .unwrap();
     }
+
+    /// Describes broker resource `name` over the wire: (config, value, source) per entry.
+    async fn describe_broker(client: &mut RawClient, name: &str) -> Vec<(String, String, i8)> {
+        let request = DescribeConfigsRequest::default()
+            .with_resources(vec![resource(4, name, None)])
+            .with_include_synonyms(true);
+        let response: DescribeConfigsResponse =
+            client.request(ApiKey::DescribeConfigs, 4, &request).await;
+        assert_eq!(response.results[0].error_code, 0);
+        response.results[0]
+            .configs
+            .iter()
+            .map(|config| {
+                let value = config.value.as_ref().map(ToString::to_string).unwrap_or_default();
+                (config.name.to_string(), value, config.config_source)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn dynamic_broker_configs_apply_live_and_survive_a_restart() {
+        let mut broker = TestBroker::start_with(&[("log.retention.hours", "2")]).await;
+        let bootstrap = broker.bootstrap();
+        create_topic(&bootstrap, "follows", 1, &[]).await;
+        create_topic(&bootstrap, "pinned", 1, &[("max.message.bytes", "5000")]).await;
+        let mut client = RawClient::connect(broker.address()).await;
+        assert_eq!(produce(&mut client, "follows", 2_000).await.0, 0);
+
+        // Per broker, with the rdkafka admin client (legacy AlterConfigs).
+        let admin = admin(&bootstrap);
+        let results = admin
+            .alter_configs(
+                &[AlterConfig::new(ResourceSpecifier::Broker(1)).set("message.max.bytes", "1000")],
+                &options(),
+            )
+            .await
+            .expect("alter configs request");
+        assert!(results[0].is_ok(), "{results:?}");
+        assert_eq!(produce(&mut client, "follows", 2_000).await.0, 10, "live: MESSAGE_TOO_LARGE");
+        assert_eq!(produce(&mut client, "pinned", 2_000).await.0, 0, "the topic override wins");
+        let described = admin
+            .describe_configs(
+                &[ResourceSpecifier::Broker(1), ResourceSpecifier::Topic("follows")],
+                &options(),
+            )
+            .await
+            .unwrap();
+        let broker_entries = described[0].as_ref().unwrap().entry_map();
+        let max = broker_entries["message.max.bytes"];
+        assert_eq!(max.value.as_deref(), Some("1000"));
+        assert_eq!(max.source, ConfigSource::DynamicBroker);
+        assert!(!max.is_read_only);
+        assert!(broker_entries["num.partitions"].is_read_only);
+        let topic_entries = described[1].as_ref().unwrap().entry_map();
+        let max = topic_entries["max.message.bytes"];
+        assert_eq!(
+            (max.value.as_deref(), &max.source),
+            (Some("1000"), &ConfigSource::DynamicBroker)
+        );
+
+        // Cluster-wide defaults (the empty broker name), incrementally.
+        let answers = incremental_alter(
+            &mut client,
+            vec![incremental_resource(
+                4,
+                "",
+                &[("log.retention.ms", 0, Some("5000")), ("message.max.bytes", 0, Some("3000"))],
+            )],
+            false,
+        )
+        .await;
+        assert_eq!(answers, [(0, String::new())]);
+        let defaults = describe_broker(&mut client, "").await;
+        assert_eq!(
+            defaults,
+            [
+                ("log.retention.ms".to_owned(), "5000".to_owned(), 3),
+                ("message.max.bytes".to_owned(), "3000".to_owned(), 3)
+            ]
+        );
+        assert_eq!(produce(&mut client, "follows", 2_000).await.0, 10, "per broker beats default");
+
+        // Refusals: INVALID_REQUEST naming the key, as Kafka answers for broker resources.
+        let mut answers = Vec::new();
+        for (name, key, value) in [
+            ("1", "log.retention.ms", "soon"),
+            ("", "log.segment.bytes", "-1"),
+            ("1", "num.io.threads", "8"),
+            ("x", "log.retention.ms", "1"),
+        ] {
+            let resource = incremental_resource(4, name, &[(key, 0, Some(value))]);
+            answers.extend(incremental_alter(&mut client, vec![resource], false).await);
+        }
+        let codes: Vec<i16> = answers.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, [42, 42, 42, 42], "{answers:?}");
+        assert!(answers[0].1.contains("log.retention.ms"), "{}", answers[0].1);
+        assert!(answers[2].1.contains("Cannot update these configs dynamically"), "{answers:?}");
+
+        broker.restart().await;
+        let mut client = RawClient::connect(broker.address()).await;
+        assert_eq!(produce(&mut client, "follows", 2_000).await.0, 10, "applied again at start");
+        let entries = describe_broker(&mut client, "1").await;
+        let find = |name: &str| entries.iter().find(|entry| entry.0 == name).cloned().unwrap();
+        assert_eq!(find("message.max.bytes"), ("message.max.bytes".into(), "1000".into(), 2));
+        assert_eq!(find("log.retention.ms"), ("log.retention.ms".into(), "5000".into(), 3));
+        assert_eq!(find("log.retention.hours"), ("log.retention.hours".into(), "2".into(), 4));
+
+        // Deleting the per-broker value lets the cluster default apply, live.
+        let answers = incremental_alter(
+            &mut client,
+            vec![incremental_resource(4, "1", &[("message.max.bytes", 1, None)])],
+            false,
+        )
+        .await;
+        assert_eq!(answers, [(0, String::new())]);
+        assert_eq!(produce(&mut client, "follows", 2_000).await.0, 0, "3000 is the limit now");
+        assert_eq!(produce(&mut client, "follows", 4_000).await.0, 10);
+    }
 }

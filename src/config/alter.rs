@@ -1,19 +1,60 @@
-//! Working out a topic's new config overrides from an AlterConfigs or
-//! IncrementalAlterConfigs request, with Kafka's checks and error codes.
+//! Working out a resource's new configs from an AlterConfigs or IncrementalAlterConfigs
+//! request, with Kafka's checks and error codes. Topics and brokers share the procedure; a
+//! [`ConfigKind`] says which names exist and how a value is checked.
 //!
 //! Incremental operations (KIP-339): SET a value, DELETE an override (the default applies
 //! again), APPEND items to or SUBTRACT items from a LIST config. APPEND and SUBTRACT start
 //! from the override, else the config's Kafka default, as Kafka's `ConfigAdminManager` does.
 //! The legacy AlterConfigs replaces every override with the set given. A key named twice in
 //! one resource, or a null value (except to DELETE), is INVALID_REQUEST; an unknown key, a bad
-//! value, or APPEND/SUBTRACT on a non-list config is INVALID_CONFIG naming the key. Deleting
-//! an unknown key does nothing, as in Kafka. Values are stored trimmed. A value longer than
-//! [`CONFIG_VALUE_LENGTH_MAX`] is refused before it is split or parsed.
+//! value, or APPEND/SUBTRACT on a non-list config is refused with the kind's error naming the
+//! key (topics: INVALID_CONFIG; dynamic broker configs: INVALID_REQUEST, see
+//! [`super::dynamic`]). Deleting an unknown key does nothing, as in Kafka. Values are stored
+//! trimmed. A value longer than [`CONFIG_VALUE_LENGTH_MAX`] is refused before it is split or
+//! parsed.
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::topic::{CONFIG_VALUE_LENGTH_MAX, ConfigType, definition, validate};
 use crate::error::{Error, Result};
+
+/// The configs one resource type has.
+pub trait ConfigKind {
+    /// The type of config `name`, or the refusal of a name that cannot be set.
+    fn config_type(&self, name: &str) -> Result<ConfigType>;
+    /// Kafka's default for `name`, where APPEND and SUBTRACT start without an override.
+    fn default_value(&self, name: &str) -> &'static str;
+    /// Checks a value for `name` (already known).
+    fn validate(&self, name: &str, value: &str) -> Result<()>;
+    /// The refusal of a value too long to store.
+    fn too_long(&self, name: &str) -> Error;
+}
+
+/// Topic configs: Kafka's `LogConfig` names; refusals are INVALID_CONFIG.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicConfigs;
+
+impl ConfigKind for TopicConfigs {
+    fn config_type(&self, name: &str) -> Result<ConfigType> {
+        definition(name)
+            .map(|def| def.ty)
+            .ok_or_else(|| Error::InvalidConfig(format!("Unknown topic config name: {name}")))
+    }
+
+    fn default_value(&self, name: &str) -> &'static str {
+        definition(name).map_or("", |def| def.default)
+    }
+
+    fn validate(&self, name: &str, value: &str) -> Result<()> {
+        validate(name, Some(value))
+    }
+
+    fn too_long(&self, name: &str) -> Error {
+        Error::InvalidConfig(format!(
+            "Invalid value for configuration {name}: longer than {CONFIG_VALUE_LENGTH_MAX} bytes"
+        ))
+    }
+}
 
 /// An IncrementalAlterConfigs operation (`AlterConfigOp.OpType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,21 +97,14 @@ fn refuse_duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Result<()> {
     Ok(())
 }
 
-fn known(name: &str) -> Result<&'static super::topic::TopicConfigDef> {
-    definition(name)
-        .ok_or_else(|| Error::InvalidConfig(format!("Unknown topic config name: {name}")))
-}
-
 /// Kafka's `preprocess` check: every operation but DELETE needs a value.
 fn require_value<'a>(name: &str, value: Option<&'a str>) -> Result<&'a str> {
     value.ok_or_else(|| Error::InvalidRequest(format!("Null value not supported for : {name}")))
 }
 
-fn check_length(name: &str, value: &str) -> Result<()> {
+fn check_length(kind: &dyn ConfigKind, name: &str, value: &str) -> Result<()> {
     if value.len() > CONFIG_VALUE_LENGTH_MAX {
-        return Err(Error::InvalidConfig(format!(
-            "Invalid value for configuration {name}: longer than {CONFIG_VALUE_LENGTH_MAX} bytes"
-        )));
+        return Err(kind.too_long(name));
     }
     Ok(())
 }
@@ -80,13 +114,14 @@ fn list_items(value: &str) -> Vec<String> {
 }
 
 /// The overrides after applying incremental `changes` to `current`.
-pub fn incremental_topic_overrides(
+pub fn incremental_overrides(
+    kind: &dyn ConfigKind,
     current: &BTreeMap<String, String>,
     changes: &[ConfigChange],
 ) -> Result<BTreeMap<String, String>> {
     refuse_duplicates(changes.iter().map(|change| change.name.as_str()))?;
     for change in changes.iter().filter(|change| change.op != AlterOp::Delete) {
-        check_length(&change.name, require_value(&change.name, change.value.as_deref())?)?;
+        check_length(kind, &change.name, require_value(&change.name, change.value.as_deref())?)?;
     }
     let mut next = current.clone();
     for change in changes {
@@ -94,22 +129,24 @@ pub fn incremental_topic_overrides(
             next.remove(&change.name);
             continue;
         }
-        let def = known(&change.name)?;
+        let ty = kind.config_type(&change.name)?;
         let given = require_value(&change.name, change.value.as_deref())?.trim();
         match change.op {
             AlterOp::Set | AlterOp::Delete => {
-                validate(&change.name, Some(given))?;
+                kind.validate(&change.name, given)?;
                 next.insert(change.name.clone(), given.to_owned());
             }
             AlterOp::Append | AlterOp::Subtract => {
-                if def.ty != ConfigType::List {
+                if ty != ConfigType::List {
                     let verb = if change.op == AlterOp::Append { "append" } else { "subtract" };
                     return Err(Error::InvalidConfig(format!(
                         "Config value {verb} is not allowed for config key: {}",
                         change.name
                     )));
                 }
-                let old = next.get(&change.name).map_or(def.default, String::as_str);
+                let old = next
+                    .get(&change.name)
+                    .map_or_else(|| kind.default_value(&change.name), String::as_str);
                 let mut items = list_items(old);
                 let given = list_items(given);
                 if change.op == AlterOp::Append {
@@ -124,7 +161,7 @@ pub fn incremental_topic_overrides(
                     items.retain(|item| !removed.contains(item));
                 }
                 let value = items.join(",");
-                validate(&change.name, Some(&value))?;
+                kind.validate(&change.name, &value)?;
                 next.insert(change.name.clone(), value);
             }
         }
@@ -133,18 +170,19 @@ pub fn incremental_topic_overrides(
 }
 
 /// The overrides a legacy AlterConfigs sets: exactly the configs given.
-pub fn replacement_topic_overrides(
+pub fn replacement_overrides(
+    kind: &dyn ConfigKind,
     configs: &[(String, Option<String>)],
 ) -> Result<BTreeMap<String, String>> {
     refuse_duplicates(configs.iter().map(|(name, _)| name.as_str()))?;
     for (name, value) in configs {
-        check_length(name, require_value(name, value.as_deref())?)?;
+        check_length(kind, name, require_value(name, value.as_deref())?)?;
     }
     let mut next = BTreeMap::new();
     for (name, value) in configs {
-        known(name)?;
+        kind.config_type(name)?;
         let value = require_value(name, value.as_deref())?.trim();
-        validate(name, Some(value))?;
+        kind.validate(name, value)?;
         next.insert(name.clone(), value.to_owned());
     }
     Ok(next)
@@ -165,7 +203,8 @@ mod tests {
     #[test]
     fn set_delete_append_subtract() {
         let current = overrides(&[("retention.ms", "1000"), ("segment.bytes", "1048576")]);
-        let next = incremental_topic_overrides(
+        let next = incremental_overrides(
+            &TopicConfigs,
             &current,
             &[
                 change("retention.ms", AlterOp::Set, Some("2000")),
@@ -178,14 +217,16 @@ mod tests {
             next,
             overrides(&[("cleanup.policy", "delete,compact"), ("retention.ms", "2000")])
         );
-        let next = incremental_topic_overrides(
+        let next = incremental_overrides(
+            &TopicConfigs,
             &next,
             &[change("cleanup.policy", AlterOp::Subtract, Some("delete"))],
         )
         .unwrap();
         assert_eq!(next["cleanup.policy"], "compact");
         // Appending what is there already changes nothing; deleting an unset key is a no-op.
-        let again = incremental_topic_overrides(
+        let again = incremental_overrides(
+            &TopicConfigs,
             &next,
             &[
                 change("cleanup.policy", AlterOp::Append, Some("compact")),
@@ -195,7 +236,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again, next);
-        let trimmed = incremental_topic_overrides(
+        let trimmed = incremental_overrides(
+            &TopicConfigs,
             &BTreeMap::new(),
             &[change("message.timestamp.type", AlterOp::Set, Some(" LogAppendTime "))],
         )
@@ -207,7 +249,7 @@ mod tests {
     fn refusals_carry_kafka_codes() {
         let current = BTreeMap::new();
         let code = |changes: &[ConfigChange]| {
-            incremental_topic_overrides(&current, changes).unwrap_err().code()
+            incremental_overrides(&TopicConfigs, &current, changes).unwrap_err().code()
         };
         assert_eq!(code(&[change("no.such", AlterOp::Set, Some("1"))]), 40);
         assert_eq!(code(&[change("retention.ms", AlterOp::Set, Some("soon"))]), 40);
@@ -229,7 +271,8 @@ mod tests {
             42
         );
         assert_eq!(AlterOp::from_wire(9).unwrap_err().code(), 42);
-        let message = incremental_topic_overrides(
+        let message = incremental_overrides(
+            &TopicConfigs,
             &current,
             &[change("segment.bytes", AlterOp::Set, Some("1"))],
         )
@@ -241,10 +284,13 @@ mod tests {
     #[test]
     fn legacy_alter_replaces_everything() {
         let next =
-            replacement_topic_overrides(&[("retention.ms".into(), Some("5".into()))]).unwrap();
+            replacement_overrides(&TopicConfigs, &[("retention.ms".into(), Some("5".into()))])
+                .unwrap();
         assert_eq!(next, overrides(&[("retention.ms", "5")]));
         assert_eq!(
-            replacement_topic_overrides(&[("x".into(), Some("1".into()))]).unwrap_err().code(),
+            replacement_overrides(&TopicConfigs, &[("x".into(), Some("1".into()))])
+                .unwrap_err()
+                .code(),
             40
         );
     }

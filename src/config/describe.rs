@@ -5,19 +5,24 @@
 //! (TOPIC_CONFIG), each broker key that sets its default in `server.properties`
 //! (STATIC_BROKER_CONFIG, with the broker key's raw value), and Kafka's default under the
 //! broker key that carries it (DEFAULT_CONFIG: `log.retention.hours=168` for `retention.ms`).
-//! The entry's source is its first synonym's. Broker configs are read-only here: Riffle has
-//! no dynamic broker configs yet, so each is STATIC_BROKER_CONFIG when set, else
-//! DEFAULT_CONFIG.
+//! Dynamic broker values come before static ones (DYNAMIC_BROKER_CONFIG for this broker's,
+//! then DYNAMIC_DEFAULT_BROKER_CONFIG for the cluster's, as Kafka's `configSynonyms` orders
+//! them). The entry's source is its first synonym's. A broker config is read-only unless it
+//! can change live ([`super::dynamic`]); its synonyms are its own name at each layer that
+//! sets it, then Kafka's default.
 
 use std::collections::BTreeMap;
 
 use super::BrokerConfig;
+use super::dynamic::{BrokerLayers, is_dynamic};
 use super::topic::{ConfigType, TOPIC_CONFIGS, TopicConfigDef, TopicDefaults};
 
 /// Kafka's `DescribeConfigsResponse.ConfigSource`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSource {
     TopicConfig = 1,
+    DynamicBrokerConfig = 2,
+    DynamicDefaultBrokerConfig = 3,
     StaticBrokerConfig = 4,
     DefaultConfig = 5,
 }
@@ -81,11 +86,11 @@ fn topic_entry(
             source: ConfigSource::TopicConfig,
         });
     }
-    for (broker_key, raw) in defaults.broker_settings(def.name) {
+    for setting in defaults.broker_settings(def.name) {
         synonyms.push(ConfigSynonym {
-            name: (*broker_key).to_owned(),
-            value: Some(raw.clone()),
-            source: ConfigSource::StaticBrokerConfig,
+            name: setting.broker_key.to_owned(),
+            value: Some(setting.raw.clone()),
+            source: setting.source,
         });
     }
     if let Some(carrier) = def.synonyms.last() {
@@ -114,8 +119,22 @@ fn topic_entry(
     }
 }
 
-/// Every broker config this broker reads, with its effective value, in name order.
-pub fn broker_entries(config: &BrokerConfig) -> Vec<ConfigEntry> {
+/// Which broker resource is described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerResource {
+    /// This broker's id: every config it reads, with its effective value.
+    ThisBroker,
+    /// The empty name: the cluster-wide dynamic defaults that are set, and nothing else.
+    ClusterDefault,
+}
+
+/// The broker configs of `resource`, in name order. `layers` holds the static and dynamic
+/// values ([`super::dynamic`]); keys that can change live are not read-only.
+pub fn broker_entries(
+    config: &BrokerConfig,
+    layers: &BrokerLayers,
+    resource: BrokerResource,
+) -> Vec<ConfigEntry> {
     let mut entries: BTreeMap<&'static str, ConfigEntry> = BTreeMap::new();
     for (name, ty, default) in BrokerConfig::default().described_values() {
         // Two names for one setting: either one sets both.
@@ -128,7 +147,8 @@ pub fn broker_entries(config: &BrokerConfig) -> Vec<ConfigEntry> {
         };
         let set =
             config.raw_value(name).or_else(|| alias.and_then(|alias| config.raw_value(alias)));
-        entries.insert(name, broker_entry(name, ty, set, default));
+        let set = set.map(|raw| (ConfigSource::StaticBrokerConfig, raw.to_owned()));
+        entries.insert(name, broker_entry(name, ty, set.into_iter().collect(), default));
     }
     // Broker keys that set topic defaults (`log.retention.hours`, ...).
     for def in TOPIC_CONFIGS {
@@ -136,7 +156,13 @@ pub fn broker_entries(config: &BrokerConfig) -> Vec<ConfigEntry> {
             if entries.contains_key(synonym.broker_key) {
                 continue;
             }
-            let set = config.raw_value(synonym.broker_key);
+            let set = layers
+                .ordered()
+                .into_iter()
+                .filter_map(|(source, layer)| {
+                    layer.get(synonym.broker_key).map(|raw| (source, raw.clone()))
+                })
+                .collect();
             let carries_default =
                 def.synonyms.last().map(|last| last.broker_key) == Some(synonym.broker_key);
             let default = carries_default.then(|| match def.default.parse::<i64>() {
@@ -147,35 +173,48 @@ pub fn broker_entries(config: &BrokerConfig) -> Vec<ConfigEntry> {
             entries.insert(synonym.broker_key, broker_entry(synonym.broker_key, ty, set, default));
         }
     }
-    entries.into_values().collect()
+    match resource {
+        BrokerResource::ThisBroker => entries.into_values().collect(),
+        // Kafka's answer for the default resource: the set defaults, without per-broker
+        // synonyms.
+        BrokerResource::ClusterDefault => entries
+            .into_values()
+            .filter(|entry| layers.dynamic_default.contains_key(entry.name))
+            .map(|mut entry| {
+                entry
+                    .synonyms
+                    .retain(|synonym| synonym.source != ConfigSource::DynamicBrokerConfig);
+                entry.value = layers.dynamic_default.get(entry.name).cloned();
+                entry.source = ConfigSource::DynamicDefaultBrokerConfig;
+                entry
+            })
+            .collect(),
+    }
 }
 
+/// A broker config's entry: `set` holds the layers that set it, highest precedence first.
 fn broker_entry(
     name: &'static str,
     ty: ConfigType,
-    set: Option<&str>,
+    set: Vec<(ConfigSource, String)>,
     default: Option<String>,
 ) -> ConfigEntry {
-    let mut synonyms = Vec::new();
-    if let Some(raw) = set {
+    let mut synonyms: Vec<ConfigSynonym> = set
+        .into_iter()
+        .map(|(source, raw)| ConfigSynonym { name: name.to_owned(), value: Some(raw), source })
+        .collect();
+    if let Some(default) = default {
         synonyms.push(ConfigSynonym {
             name: name.to_owned(),
-            value: Some(raw.to_owned()),
-            source: ConfigSource::StaticBrokerConfig,
-        });
-    }
-    if let Some(default) = &default {
-        synonyms.push(ConfigSynonym {
-            name: name.to_owned(),
-            value: Some(default.clone()),
+            value: Some(default),
             source: ConfigSource::DefaultConfig,
         });
     }
     ConfigEntry {
         name,
-        value: set.map(str::to_owned).or(default),
+        value: synonyms.first().and_then(|first| first.value.clone()),
         source: synonyms.first().map_or(ConfigSource::DefaultConfig, |first| first.source),
-        read_only: true,
+        read_only: !is_dynamic(name),
         ty,
         synonyms,
         documentation: broker_documentation(name),
@@ -356,8 +395,9 @@ mod tests {
             ("node.id", "3"),
         ]))
         .unwrap();
-        assert_eq!(entry(&broker_entries(&config), "broker.id").value.as_deref(), Some("3"));
-        let entries = broker_entries(&config);
+        let layers = config.topic_defaults.layers().clone();
+        let entries = broker_entries(&config, &layers, BrokerResource::ThisBroker);
+        assert_eq!(entry(&entries, "broker.id").value.as_deref(), Some("3"));
         let partitions = entry(&entries, "num.partitions");
         assert_eq!(partitions.value.as_deref(), Some("6"));
         assert_eq!(partitions.source, ConfigSource::StaticBrokerConfig);
@@ -371,5 +411,47 @@ mod tests {
         assert_eq!(minutes.value, None, "no default of its own, as in Kafka");
         assert_eq!(entry(&entries, "log.segment.bytes").value.as_deref(), Some("1073741824"));
         assert!(entries.iter().all(|entry| !entry.documentation.is_empty()), "documented");
+    }
+
+    #[test]
+    fn dynamic_values_come_first_and_the_default_resource_lists_only_its_own() {
+        let config =
+            BrokerConfig::from_properties(&properties(&[("log.retention.ms", "1000")])).unwrap();
+        let layers = BrokerLayers {
+            dynamic_broker: properties(&[("log.retention.ms", "3000")]),
+            dynamic_default: properties(&[
+                ("log.retention.ms", "2000"),
+                ("message.max.bytes", "5000"),
+            ]),
+            static_config: properties(&[("log.retention.ms", "1000")]),
+        };
+        let sources = |entry: &ConfigEntry| -> Vec<(i8, Option<String>)> {
+            entry.synonyms.iter().map(|s| (s.source.wire(), s.value.clone())).collect()
+        };
+        let entries = broker_entries(&config, &layers, BrokerResource::ThisBroker);
+        let retention = entry(&entries, "log.retention.ms");
+        assert_eq!(retention.value.as_deref(), Some("3000"));
+        assert_eq!(retention.source, ConfigSource::DynamicBrokerConfig);
+        assert!(!retention.read_only);
+        assert_eq!(
+            sources(retention),
+            [(2, Some("3000".into())), (3, Some("2000".into())), (4, Some("1000".into()))]
+        );
+        assert!(entry(&entries, "num.partitions").read_only);
+
+        let defaults = broker_entries(&config, &layers, BrokerResource::ClusterDefault);
+        let names: Vec<_> = defaults.iter().map(|entry| entry.name).collect();
+        assert_eq!(names, ["log.retention.ms", "message.max.bytes"]);
+        assert_eq!(defaults[0].value.as_deref(), Some("2000"));
+        assert_eq!(defaults[0].source, ConfigSource::DynamicDefaultBrokerConfig);
+        assert_eq!(sources(&defaults[0]), [(3, Some("2000".into())), (4, Some("1000".into()))]);
+
+        let topic_defaults = TopicDefaults::from_layers(layers).unwrap();
+        let topic = topic_entries(&topic_defaults, &BTreeMap::new());
+        let retention = entry(&topic, "retention.ms");
+        assert_eq!(retention.value.as_deref(), Some("3000"));
+        assert_eq!(retention.source, ConfigSource::DynamicBrokerConfig);
+        assert_eq!(sources(retention)[..3], sources(entry(&entries, "log.retention.ms"))[..3]);
+        assert_eq!(entry(&topic, "max.message.bytes").value.as_deref(), Some("5000"));
     }
 }

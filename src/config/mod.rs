@@ -7,6 +7,7 @@
 
 pub mod alter;
 pub mod describe;
+pub mod dynamic;
 pub mod properties;
 pub mod topic;
 
@@ -270,6 +271,11 @@ impl BrokerConfig {
         };
         config.check_relations()?;
         Ok(config)
+    }
+
+    /// Every known key as given (trimmed): the static layer of broker configs.
+    pub fn static_configs(&self) -> &BTreeMap<String, String> {
+        &self.raw
     }
 
     /// The value a key was given, if it was (trimmed).

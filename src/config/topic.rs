@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use super::describe::ConfigSource;
+use super::dynamic::BrokerLayers;
 use crate::error::{Error, Result};
 use crate::types::TimestampType;
 
@@ -304,58 +306,69 @@ pub fn parse_bool(value: &str) -> std::result::Result<bool, String> {
     }
 }
 
-/// Topic config defaults derived from the broker's properties: topic key -> value.
+/// Topic config defaults derived from the broker's configs: topic key -> value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TopicDefaults {
     values: BTreeMap<&'static str, String>,
-    /// Keys whose default a broker property set (the rest are Kafka's defaults).
-    broker_set: std::collections::BTreeSet<&'static str>,
-    /// Per topic key, the broker keys set for it and their raw values, in precedence order.
-    broker_settings: BTreeMap<&'static str, Vec<(&'static str, String)>>,
+    /// Per topic key, the broker keys set for it with their raw values and sources, in
+    /// Kafka's synonym order (every per-broker dynamic value, then every cluster default,
+    /// then every static value; within a layer, highest precedence first).
+    broker_settings: BTreeMap<&'static str, Vec<BrokerSetting>>,
+    layers: BrokerLayers,
+}
+
+/// A broker key set for a topic config's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSetting {
+    pub broker_key: &'static str,
+    pub raw: String,
+    pub source: ConfigSource,
 }
 
 impl TopicDefaults {
-    /// Resolves every topic key's default from broker properties (synonyms in precedence
-    /// order, with unit conversion) or Kafka's default. Broker values are validated with the
-    /// topic key's rules; an error names the broker key.
+    /// Defaults from static broker properties only.
     pub fn from_broker_properties(properties: &BTreeMap<String, String>) -> Result<Self> {
+        Self::from_layers(BrokerLayers::static_only(properties.clone()))
+    }
+
+    /// Resolves every topic key's default from the broker layers merged (synonyms in
+    /// precedence order, with unit conversion) or Kafka's default. Broker values are
+    /// validated with the topic key's rules; an error names the broker key.
+    pub fn from_layers(layers: BrokerLayers) -> Result<Self> {
+        let merged = layers.merged();
         let mut values = BTreeMap::new();
-        let mut broker_set = std::collections::BTreeSet::new();
         let mut broker_settings = BTreeMap::new();
         for def in TOPIC_CONFIGS {
-            let settings: Vec<(&'static str, String)> = def
-                .synonyms
-                .iter()
-                .filter_map(|synonym| {
-                    properties
-                        .get(synonym.broker_key)
-                        .map(|raw| (synonym.broker_key, raw.trim().to_owned()))
+            let settings: Vec<BrokerSetting> = layers
+                .ordered()
+                .into_iter()
+                .flat_map(|(source, layer)| {
+                    def.synonyms.iter().filter_map(move |synonym| {
+                        layer.get(synonym.broker_key).map(|raw| BrokerSetting {
+                            broker_key: synonym.broker_key,
+                            raw: raw.trim().to_owned(),
+                            source,
+                        })
+                    })
                 })
                 .collect();
             if !settings.is_empty() {
                 broker_settings.insert(def.name, settings);
             }
-            let value = match broker_value(def, properties)? {
-                Some(value) => {
-                    broker_set.insert(def.name);
-                    value
-                }
-                None => def.default.to_owned(),
-            };
+            let value = broker_value(def, &merged)?.unwrap_or_else(|| def.default.to_owned());
             values.insert(def.name, value);
         }
-        Ok(Self { values, broker_set, broker_settings })
+        Ok(Self { values, broker_settings, layers })
     }
 
-    /// The broker keys set for topic key `name` with their raw values, highest precedence
-    /// first.
-    pub fn broker_settings(&self, name: &str) -> &[(&'static str, String)] {
+    /// The broker keys set for topic key `name`, in Kafka's synonym order.
+    pub fn broker_settings(&self, name: &str) -> &[BrokerSetting] {
         self.broker_settings.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Whether a broker property set this key's default.
-    pub fn is_broker_set(&self, name: &str) -> bool {
-        self.broker_set.contains(name)
+    /// The broker layers these defaults come from.
+    pub fn layers(&self) -> &BrokerLayers {
+        &self.layers
     }
 
     /// The default for a topic key.
@@ -369,6 +382,25 @@ impl TopicDefaults {
     }
 }
 
+/// Checks a broker key's raw value against its topic config's rules, after unit conversion.
+pub fn broker_value_check(
+    def: &TopicConfigDef,
+    synonym: &Synonym,
+    raw: &str,
+) -> std::result::Result<String, String> {
+    if raw.len() > CONFIG_VALUE_LENGTH_MAX {
+        return Err(format!("longer than {CONFIG_VALUE_LENGTH_MAX} bytes"));
+    }
+    let value = if synonym.factor == 1 {
+        raw.trim().to_owned()
+    } else {
+        let number: i32 = raw.trim().parse().map_err(|_| "not a 32-bit integer".to_owned())?;
+        i64::from(number).saturating_mul(synonym.factor).to_string()
+    };
+    check_value(def, &value)?;
+    Ok(value)
+}
+
 fn broker_value(
     def: &TopicConfigDef,
     properties: &BTreeMap<String, String>,
@@ -377,18 +409,7 @@ fn broker_value(
         let Some(raw) = properties.get(synonym.broker_key) else {
             continue;
         };
-        let value = if synonym.factor == 1 {
-            raw.trim().to_owned()
-        } else {
-            let number: i64 = raw.trim().parse().map_err(|_| {
-                Error::InvalidConfig(format!(
-                    "Invalid value {raw} for configuration {}",
-                    synonym.broker_key
-                ))
-            })?;
-            number.saturating_mul(synonym.factor).to_string()
-        };
-        check_value(def, &value).map_err(|reason| {
+        let value = broker_value_check(def, synonym, raw).map_err(|reason| {
             Error::InvalidConfig(format!(
                 "Invalid value {raw} for configuration {}: {reason}",
                 synonym.broker_key

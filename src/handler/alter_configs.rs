@@ -1,5 +1,6 @@
 //! AlterConfigs (key 33), the legacy form: the configs given replace every override of the
-//! topic (those not given go back to their defaults). Same checks and answers as
+//! topic, or every dynamic config of the broker resource (those not given go back to their
+//! defaults). Same checks and answers as
 //! [`super::incremental_alter_configs`], whose per-resource handling is shared here
 //! ([`alter_resource`]).
 
@@ -11,7 +12,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::RequestContext;
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
-use crate::config::alter::replacement_topic_overrides;
+use crate::config::alter::{ConfigKind, TopicConfigs, replacement_overrides};
+use crate::config::dynamic::DynamicBrokerConfigs;
 use crate::error::{Error, Result};
 
 pub async fn handle(
@@ -36,8 +38,7 @@ pub async fn handle(
             (resource.resource_type, &resource.resource_name),
             &duplicated,
             request.validate_only,
-            resource.configs.iter().map(|config| config.name.as_str()),
-            |_| replacement_topic_overrides(&configs),
+            |kind, _| replacement_overrides(kind, &configs),
         )
         .await;
         responses.push(
@@ -64,23 +65,35 @@ pub fn duplicated_resources<'a>(resources: impl Iterator<Item = (i8, &'a str)>) 
 }
 
 /// Changes one resource's configs and returns its answer's error code and message. A topic
-/// gets the overrides `plan` works out from the current ones; a resource named twice is
-/// INVALID_REQUEST; broker resources are refused ([`broker_refusal`]), other types
-/// INVALID_REQUEST.
-pub async fn alter_resource<'a>(
+/// or broker resource gets the configs `plan` works out from the current ones with the
+/// resource type's [`ConfigKind`]; a resource named twice is INVALID_REQUEST, and so are
+/// other resource types.
+pub async fn alter_resource(
     context: &RequestContext<'_>,
     (resource_type, name): (i8, &str),
     occurrences: &Occurrences<'_>,
     validate_only: bool,
-    keys: impl Iterator<Item = &'a str>,
-    plan: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>>,
+    plan: impl FnOnce(&dyn ConfigKind, &BTreeMap<String, String>) -> Result<BTreeMap<String, String>>,
 ) -> (i16, Option<StrBytes>) {
+    let broker = context.broker;
     let result = if occurrences.get(&(resource_type, name)).copied().unwrap_or(0) > 1 {
         Err(Error::InvalidRequest("Duplicate resource.".into()))
     } else {
         match resource_type {
-            RESOURCE_TOPIC => context.broker.alter_topic_configs(name, validate_only, plan).await,
-            RESOURCE_BROKER => Err(broker_refusal(context, name, keys)),
+            RESOURCE_TOPIC => {
+                broker
+                    .alter_topic_configs(name, validate_only, |current| {
+                        plan(&TopicConfigs, current)
+                    })
+                    .await
+            }
+            RESOURCE_BROKER => {
+                broker
+                    .alter_broker_configs(name, validate_only, |current| {
+                        plan(&DynamicBrokerConfigs, current)
+                    })
+                    .await
+            }
             other => Err(Error::InvalidRequest(format!("Unsupported resource type: {other}"))),
         }
     };
@@ -91,21 +104,4 @@ pub async fn alter_resource<'a>(
             (error.code(), Some(StrBytes::from_string(error.message())))
         }
     }
-}
-
-/// The answer to any change of broker configs: Riffle has no dynamic broker configs yet.
-/// Kafka answers a change of a static config with INVALID_REQUEST and this message.
-fn broker_refusal<'a>(
-    context: &RequestContext<'_>,
-    name: &str,
-    keys: impl Iterator<Item = &'a str>,
-) -> Error {
-    let node_id = context.broker.node_id();
-    if !name.is_empty() && name.parse::<i32>().ok() != Some(node_id) {
-        return Error::InvalidRequest(format!(
-            "Unexpected broker id, expected {node_id} or empty string, but received {name}"
-        ));
-    }
-    let keys: Vec<&str> = keys.collect();
-    Error::InvalidRequest(format!("Cannot update these configs dynamically: {}", keys.join(", ")))
 }

@@ -94,10 +94,7 @@ fn topic_result(
                 .with_num_partitions(plan.partition_count())
                 .with_replication_factor(plan.replication_factor());
             if context.version >= 5 {
-                result.with_configs(Some(configs(
-                    &context.broker.config().topic_defaults,
-                    &plan.configs,
-                )))
+                result.with_configs(Some(configs(&context.broker.topic_defaults(), &plan.configs)))
             } else {
                 result
             }

@@ -3,8 +3,8 @@
 //!
 //! Per resource, as Kafka's `ConfigHelper.describeConfigs`: a topic must have a legal name
 //! (INVALID_TOPIC_EXCEPTION) and exist (UNKNOWN_TOPIC_OR_PARTITION). A broker resource is this
-//! broker's id, or the empty name for the cluster-wide dynamic defaults (none exist yet, so
-//! the list is empty); another id is INVALID_REQUEST. Other resource types (broker loggers,
+//! broker's id (every config, dynamic values first), or the empty name for the cluster-wide
+//! dynamic defaults (only those set); another id is INVALID_REQUEST. Other resource types (broker loggers,
 //! client metrics, groups) are INVALID_REQUEST: Riffle has none. `configuration_keys` picks
 //! configs by name (unknown names are left out); null or empty asks for all. Synonyms come
 //! with v1+ when `include_synonyms` is set, documentation with v3+ when asked. At most
@@ -19,7 +19,9 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::RequestContext;
-use crate::config::describe::{ConfigEntry, broker_entries, topic_entries, wire_type};
+use crate::config::describe::{
+    BrokerResource, ConfigEntry, broker_entries, topic_entries, wire_type,
+};
 use crate::error::{Error, Result};
 use crate::limits::DESCRIBE_CONFIGS_ENTRIES_MAX;
 
@@ -82,11 +84,19 @@ fn entries(
             let image = broker.metadata().image();
             let topic =
                 image.topic(name).ok_or_else(|| Error::UnknownTopicOrPartition(name.to_owned()))?;
-            Ok(topic_entries(&broker.config().topic_defaults, &topic.configs))
+            Ok(topic_entries(&broker.topic_defaults(), &topic.configs))
         }
-        RESOURCE_BROKER if name.is_empty() => Ok(Vec::new()),
+        RESOURCE_BROKER if name.is_empty() => Ok(broker_entries(
+            broker.config(),
+            broker.topic_defaults().layers(),
+            BrokerResource::ClusterDefault,
+        )),
         RESOURCE_BROKER if name.parse::<i32>().ok() == Some(broker.node_id()) => {
-            Ok(broker_entries(broker.config()))
+            Ok(broker_entries(
+                broker.config(),
+                broker.topic_defaults().layers(),
+                BrokerResource::ThisBroker,
+            ))
         }
         RESOURCE_BROKER => Err(Error::InvalidRequest(format!(
             "Unexpected broker id, expected {} or empty string, but received {name}",

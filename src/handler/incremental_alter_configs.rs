@@ -1,11 +1,12 @@
-//! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on topic configs
-//! (see [`crate::config::alter`]), recorded in the metadata log and applied to the topic's
-//! logs at once ([`crate::broker::Broker::alter_topic_configs`]).
+//! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on topic configs and
+//! dynamic broker configs (see [`crate::config::alter`] and [`crate::config::dynamic`]),
+//! recorded in the metadata log and applied to the logs at once
+//! ([`crate::broker::Broker::alter_topic_configs`], `alter_broker_configs`).
 //!
 //! Per resource, as Kafka answers: a resource named twice in one request is INVALID_REQUEST
-//! each time; a missing topic UNKNOWN_TOPIC_OR_PARTITION. Riffle has no dynamic broker
-//! configs yet, so a broker resource is INVALID_REQUEST ("Cannot update these configs
-//! dynamically"), Kafka's answer for a config that is not dynamic. `validate_only` checks
+//! each time; a missing topic UNKNOWN_TOPIC_OR_PARTITION; a broker resource must be this
+//! broker's id or "" (the cluster default), and a key that cannot change live is
+//! INVALID_REQUEST ("Cannot update these configs dynamically"). `validate_only` checks
 //! without changing anything.
 
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
@@ -13,7 +14,7 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 
 use super::RequestContext;
 use super::alter_configs::{alter_resource, duplicated_resources};
-use crate::config::alter::{AlterOp, ConfigChange, incremental_topic_overrides};
+use crate::config::alter::{AlterOp, ConfigChange, incremental_overrides};
 use crate::error::Result;
 
 pub async fn handle(
@@ -44,8 +45,7 @@ pub async fn handle(
             (resource.resource_type, &resource.resource_name),
             &duplicated,
             request.validate_only,
-            resource.configs.iter().map(|config| config.name.as_str()),
-            |current| incremental_topic_overrides(current, &changes?),
+            |kind, current| incremental_overrides(kind, current, &changes?),
         )
         .await;
         responses.push(

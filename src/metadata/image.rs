@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::records::{MetadataRecord, RESOURCE_TYPE_TOPIC};
+use super::records::{MetadataRecord, RESOURCE_TYPE_BROKER, RESOURCE_TYPE_TOPIC};
 
 /// One partition's placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub struct MetadataImage {
     pub last_offset: i64,
     /// The first producer id not yet handed out (KRaft's `ProducerIdsRecord`).
     pub next_producer_id: i64,
+    /// Dynamic broker configs by resource name ("" for the cluster default, else a node id).
+    pub broker_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl MetadataImage {
@@ -64,6 +66,11 @@ impl MetadataImage {
 
     pub fn topic_by_id(&self, topic_id: Uuid) -> Option<&Arc<TopicImage>> {
         self.topic_names_by_id.get(&topic_id).and_then(|name| self.topics.get(name))
+    }
+
+    /// The dynamic configs of broker resource `name` ("" for the cluster default).
+    pub fn broker_configs(&self, name: &str) -> BTreeMap<String, String> {
+        self.broker_configs.get(name).cloned().unwrap_or_default()
     }
 
     pub fn total_partitions(&self) -> usize {
@@ -110,6 +117,21 @@ impl MetadataImage {
                     Some(value) => topic.configs.insert(name, value),
                     None => topic.configs.remove(&name),
                 };
+            }
+            MetadataRecord::Config {
+                resource_type: RESOURCE_TYPE_BROKER,
+                resource_name,
+                name,
+                value,
+            } => {
+                let configs = self.broker_configs.entry(resource_name.clone()).or_default();
+                match value {
+                    Some(value) => configs.insert(name, value),
+                    None => configs.remove(&name),
+                };
+                if configs.is_empty() {
+                    self.broker_configs.remove(&resource_name);
+                }
             }
             MetadataRecord::Config { resource_type, .. } => {
                 return Err(format!(

@@ -244,23 +244,21 @@ impl MetadataStore {
             .topic(topic)
             .ok_or_else(|| Error::UnknownTopicOrPartition(topic.to_owned()))?
             .configs;
-        let removed = current
-            .keys()
-            .filter(|name| !next.contains_key(*name))
-            .map(|name| (name.clone(), None));
-        let changed = next
-            .iter()
-            .filter(|(name, value)| current.get(*name) != Some(*value))
-            .map(|(name, value)| (name.clone(), Some(value.clone())));
-        let records: Vec<MetadataRecord> = removed
-            .chain(changed)
-            .map(|(name, value)| MetadataRecord::Config {
-                resource_type: records::RESOURCE_TYPE_TOPIC,
-                resource_name: topic.to_owned(),
-                name,
-                value,
-            })
-            .collect();
+        let records = config_records(records::RESOURCE_TYPE_TOPIC, topic, current, next);
+        self.commit(&image, records).await
+    }
+
+    /// Durably replaces the dynamic configs of broker resource `name` ("" for the cluster
+    /// default) with `next`, as [`Self::set_topic_configs`].
+    pub async fn set_broker_configs(
+        &self,
+        name: &str,
+        next: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        let image = self.image();
+        let current = image.broker_configs(name);
+        let records = config_records(records::RESOURCE_TYPE_BROKER, name, &current, next);
         self.commit(&image, records).await
     }
 
@@ -288,6 +286,31 @@ impl MetadataStore {
         self.log.close(crate::log::partition_log::Closed::ShuttingDown);
         self.log.persist_and_flush()
     }
+}
+
+/// The ConfigRecords that turn `current` into `next`: a null value for each removed key, the
+/// value for each new or changed one.
+fn config_records(
+    resource_type: i8,
+    resource_name: &str,
+    current: &std::collections::BTreeMap<String, String>,
+    next: &std::collections::BTreeMap<String, String>,
+) -> Vec<MetadataRecord> {
+    let removed =
+        current.keys().filter(|name| !next.contains_key(*name)).map(|name| (name.clone(), None));
+    let changed = next
+        .iter()
+        .filter(|(name, value)| current.get(*name) != Some(*value))
+        .map(|(name, value)| (name.clone(), Some(value.clone())));
+    removed
+        .chain(changed)
+        .map(|(name, value)| MetadataRecord::Config {
+            resource_type,
+            resource_name: resource_name.to_owned(),
+            name,
+            value,
+        })
+        .collect()
 }
 
 /// Turns every planned (Ok) result into the storage error that kept it from the log.
