@@ -32,6 +32,7 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 
@@ -135,6 +136,10 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ApiKey::ListOffsets => {
             respond(context, &list_offsets::handle(context, decode(api_key, version, body)?).await)
         }
+        ApiKey::OffsetForLeaderEpoch => respond(
+            context,
+            &offset_for_leader_epoch::handle(context, decode(api_key, version, body)?),
+        ),
         ApiKey::CreateTopics => {
             respond(context, &create_topics::handle(context, decode(api_key, version, body)?).await)
         }

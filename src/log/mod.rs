@@ -23,6 +23,7 @@
 pub mod checkpoint;
 pub mod flusher;
 pub mod index;
+pub mod leader_epoch;
 pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;

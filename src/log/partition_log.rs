@@ -30,6 +30,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use super::leader_epoch::{EpochEndOffset, LeaderEpochCache};
 use super::producer_state::{self, AppendCheck, BatchSequence, ProducerStateManager};
 use super::segment::{self, FileRegion, PreparedBatch, Segment, SegmentSlice, TimestampOffset};
 use crate::clock::Clock;
@@ -160,6 +161,8 @@ struct LogState {
     dir_changes: u64,
     dir_changes_synced: u64,
     producers: ProducerStateManager,
+    /// Where each leader epoch starts (OffsetForLeaderEpoch).
+    epochs: LeaderEpochCache,
     /// The producer-state snapshot taken at the last roll, for the flusher to write.
     pending_snapshot: Option<PendingSnapshot>,
 }
@@ -275,6 +278,8 @@ impl PartitionLog {
             .log_start_offset
             .filter(|start| (first_base..=log_end_offset).contains(start))
             .unwrap_or(first_base);
+        let segments = loaded.sealed.values().map(AsRef::as_ref).chain([&loaded.active]);
+        let epochs = load_leader_epochs(&options, segments, log_start_offset, log_end_offset)?;
         let state = LogState {
             sealed: loaded.sealed,
             active: loaded.active,
@@ -287,6 +292,7 @@ impl PartitionLog {
             dir_changes: 0,
             dir_changes_synced: 0,
             producers,
+            epochs,
             pending_snapshot: None,
         };
         state.check_invariants();
@@ -389,6 +395,8 @@ impl PartitionLog {
             last_offset,
             max_timestamp: log_append_time_ms.unwrap_or(header.max_timestamp),
         };
+        // The epoch's start is on disk before its first batch is.
+        state.epochs.assign_and_write(SINGLE_NODE_LEADER_EPOCH, base_offset)?;
         let rolled = match state.active.roll_reason(&prepared, &config, now_ms) {
             Some(reason) => {
                 self.roll(&mut state, reason, now_ms)?;
@@ -715,8 +723,19 @@ impl PartitionLog {
             });
         }
         state.log_start_offset = state.log_start_offset.max(offset);
+        let start = state.log_start_offset;
+        if state.epochs.truncate_from_start(start) {
+            state.epochs.write()?;
+        }
         state.check_invariants();
         Ok(state.log_start_offset)
+    }
+
+    /// Where leader epoch `requested` ends in this log (OffsetForLeaderEpoch): see
+    /// [`LeaderEpochCache::end_offset_for`].
+    pub fn end_offset_for_epoch(&self, requested: i32) -> EpochEndOffset {
+        let state = self.state.lock();
+        state.epochs.end_offset_for(requested, state.log_end_offset)
     }
 
     /// Forgets idempotent producers idle for `expiration_ms` (`producer.id.expiration.ms`).
@@ -770,6 +789,35 @@ fn check_timestamps(header: &BatchHeader, config: &LogConfig, now_ms: i64) -> Re
 
 /// Rebuilds the idempotent producers' state: the newest usable snapshot, then every batch
 /// header after it. Blocking.
+/// The leader-epoch cache as of the log just opened: its file, else rebuilt from every batch
+/// header; entries the log no longer holds are dropped (see [`super::leader_epoch`]).
+fn load_leader_epochs<'a>(
+    options: &OpenLog,
+    segments: impl Iterator<Item = &'a Segment>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+) -> Result<LeaderEpochCache> {
+    let (mut epochs, mut changed) = match LeaderEpochCache::load(&options.dir)? {
+        Some(epochs) => (epochs, false),
+        None => {
+            let mut epochs = LeaderEpochCache::empty(&options.dir);
+            for segment in segments {
+                segment.visit_headers(segment.base_offset(), |header| {
+                    epochs.assign(header.partition_leader_epoch, header.base_offset);
+                })?;
+            }
+            let rebuilt = !epochs.entries().is_empty();
+            (epochs, rebuilt)
+        }
+    };
+    changed |= epochs.truncate_from_end(log_end_offset);
+    changed |= epochs.truncate_from_start(log_start_offset);
+    if changed {
+        epochs.write()?;
+    }
+    Ok(epochs)
+}
+
 fn rebuild_producer_state<'a>(
     options: &OpenLog,
     segments: impl Iterator<Item = &'a Segment>,

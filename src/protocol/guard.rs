@@ -27,7 +27,7 @@ use kafka_protocol::messages::{
     describe_log_dirs_request, describe_producers_request, elect_leaders_request, fetch_request,
     incremental_alter_configs_request, join_group_request, leave_group_request,
     list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
-    offset_fetch_request, produce_request, sync_group_request,
+    offset_fetch_request, offset_for_leader_epoch_request, produce_request, sync_group_request,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -115,6 +115,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::Produce => Some(&PRODUCE),
         ApiKey::Fetch => Some(&FETCH),
         ApiKey::ListOffsets => Some(&LIST_OFFSETS),
+        ApiKey::OffsetForLeaderEpoch => Some(&OFFSET_FOR_LEADER_EPOCH),
         ApiKey::CreateTopics => Some(&CREATE_TOPICS),
         ApiKey::DeleteTopics => Some(&DELETE_TOPICS),
         ApiKey::OffsetCommit => Some(&OFFSET_COMMIT),
@@ -226,6 +227,32 @@ static LIST_OFFSETS: RequestShape = RequestShape {
         field(Ty::Int8, 2, ALL),
         field(structs::<list_offsets_request::ListOffsetsTopic>(&LIST_OFFSETS_TOPIC), 0, ALL),
         field(Ty::Int32, 10, ALL),
+    ],
+};
+
+static OFFSET_FOR_LEADER_PARTITION: [Field; 3] =
+    [field(Ty::Int32, 0, ALL), field(Ty::Int32, 2, ALL), field(Ty::Int32, 0, ALL)];
+static OFFSET_FOR_LEADER_TOPIC: [Field; 2] = [
+    field(Ty::String, 0, ALL),
+    field(
+        structs::<offset_for_leader_epoch_request::OffsetForLeaderPartition>(
+            &OFFSET_FOR_LEADER_PARTITION,
+        ),
+        0,
+        ALL,
+    ),
+];
+static OFFSET_FOR_LEADER_EPOCH: RequestShape = RequestShape {
+    flexible_min: 4,
+    fields: &[
+        field(Ty::Int32, 3, ALL),
+        field(
+            structs::<offset_for_leader_epoch_request::OffsetForLeaderTopic>(
+                &OFFSET_FOR_LEADER_TOPIC,
+            ),
+            0,
+            ALL,
+        ),
     ],
 };
 

@@ -125,6 +125,27 @@ fn list_offsets_every_version() {
 }
 
 #[test]
+fn offset_for_leader_epoch_every_version() {
+    for version in served_versions(ApiKey::OffsetForLeaderEpoch) {
+        let partitions = (0..3)
+            .map(|index| {
+                offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                    .with_partition(index)
+                    .with_current_leader_epoch(0)
+                    .with_leader_epoch(index)
+            })
+            .collect();
+        let request =
+            OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
+                offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                    .with_topic(topic("a"))
+                    .with_partitions(partitions),
+            ]);
+        assert_walks_exactly(ApiKey::OffsetForLeaderEpoch, version, &request);
+    }
+}
+
+#[test]
 fn create_topics_every_version() {
     for version in served_versions(ApiKey::CreateTopics) {
         let creatable = create_topics_request::CreatableTopic::default()
