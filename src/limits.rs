@@ -129,3 +129,7 @@ pub const DESCRIBE_CONFIGS_ENTRIES_MAX: usize = 100_000;
 /// Idempotent producers listed in one DescribeProducers answer (a partition may hold up to
 /// [`PRODUCERS_PER_PARTITION_MAX`]); partitions past it get INVALID_REQUEST.
 pub const DESCRIBE_PRODUCERS_ENTRIES_MAX: usize = 200_000;
+
+/// Most partitions one DescribeTopicPartitions response lists; a request asking for more gets
+/// this many and a cursor to the rest (Kafka's `max.request.partition.size.limit` default).
+pub const DESCRIBE_TOPIC_PARTITIONS_MAX: i32 = 2000;

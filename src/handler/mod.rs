@@ -18,6 +18,7 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_topic_partitions;
 pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
@@ -136,6 +137,10 @@ async fn route(context: &RequestContext<'_>, api_key: ApiKey, body: Body) -> Res
         ApiKey::ListOffsets => {
             respond(context, &list_offsets::handle(context, decode(api_key, version, body)?).await)
         }
+        ApiKey::DescribeTopicPartitions => respond(
+            context,
+            &describe_topic_partitions::handle(context, decode(api_key, version, body)?),
+        ),
         ApiKey::OffsetForLeaderEpoch => respond(
             context,
             &offset_for_leader_epoch::handle(context, decode(api_key, version, body)?),

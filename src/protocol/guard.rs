@@ -24,10 +24,11 @@ use std::mem::size_of;
 use kafka_protocol::messages::{
     ApiKey, BrokerId, GroupId, TopicName, alter_configs_request, create_partitions_request,
     create_topics_request, delete_records_request, delete_topics_request, describe_configs_request,
-    describe_log_dirs_request, describe_producers_request, elect_leaders_request, fetch_request,
-    incremental_alter_configs_request, join_group_request, leave_group_request,
-    list_offsets_request, metadata_request, offset_commit_request, offset_delete_request,
-    offset_fetch_request, offset_for_leader_epoch_request, produce_request, sync_group_request,
+    describe_log_dirs_request, describe_producers_request, describe_topic_partitions_request,
+    elect_leaders_request, fetch_request, incremental_alter_configs_request, join_group_request,
+    leave_group_request, list_offsets_request, metadata_request, offset_commit_request,
+    offset_delete_request, offset_fetch_request, offset_for_leader_epoch_request, produce_request,
+    sync_group_request,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -69,6 +70,8 @@ enum Ty {
         fields: &'static [Field],
         element_size: usize,
     },
+    /// A nullable struct (flexible versions): an i8 marker, 1 if the fields follow.
+    OptionalStruct(&'static [Field]),
     /// An array of a fixed-size or string type.
     ValueArray {
         element: &'static Ty,
@@ -116,6 +119,7 @@ pub fn shape(api_key: ApiKey) -> Option<&'static RequestShape> {
         ApiKey::Fetch => Some(&FETCH),
         ApiKey::ListOffsets => Some(&LIST_OFFSETS),
         ApiKey::OffsetForLeaderEpoch => Some(&OFFSET_FOR_LEADER_EPOCH),
+        ApiKey::DescribeTopicPartitions => Some(&DESCRIBE_TOPIC_PARTITIONS),
         ApiKey::CreateTopics => Some(&CREATE_TOPICS),
         ApiKey::DeleteTopics => Some(&DELETE_TOPICS),
         ApiKey::OffsetCommit => Some(&OFFSET_COMMIT),
@@ -253,6 +257,24 @@ static OFFSET_FOR_LEADER_EPOCH: RequestShape = RequestShape {
             0,
             ALL,
         ),
+    ],
+};
+
+static DESCRIBE_TOPIC_PARTITIONS_TOPIC: [Field; 1] = [field(Ty::String, 0, ALL)];
+static DESCRIBE_TOPIC_PARTITIONS_CURSOR: [Field; 2] =
+    [field(Ty::String, 0, ALL), field(Ty::Int32, 0, ALL)];
+static DESCRIBE_TOPIC_PARTITIONS: RequestShape = RequestShape {
+    flexible_min: 0,
+    fields: &[
+        field(
+            structs::<describe_topic_partitions_request::TopicRequest>(
+                &DESCRIBE_TOPIC_PARTITIONS_TOPIC,
+            ),
+            0,
+            ALL,
+        ),
+        field(Ty::Int32, 0, ALL),
+        field(Ty::OptionalStruct(&DESCRIBE_TOPIC_PARTITIONS_CURSOR), 0, ALL),
     ],
 };
 
@@ -732,6 +754,10 @@ impl Walker<'_> {
             Ty::ValueArray { element, element_size } => {
                 let count = self.array_length(element_size)?;
                 (0..count).try_for_each(|_| self.walk(element))
+            }
+            Ty::OptionalStruct(fields) => {
+                // The crate reads the fields only after a marker of exactly 1.
+                if i8::from_be_bytes(self.take()?) == 1 { self.walk_fields(fields) } else { Ok(()) }
             }
         }
     }

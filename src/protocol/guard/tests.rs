@@ -146,6 +146,32 @@ fn offset_for_leader_epoch_every_version() {
 }
 
 #[test]
+fn describe_topic_partitions_every_version() {
+    for version in served_versions(ApiKey::DescribeTopicPartitions) {
+        let topics: Vec<_> = ["a", "b"]
+            .iter()
+            .map(|name| {
+                describe_topic_partitions_request::TopicRequest::default().with_name(topic(name))
+            })
+            .collect();
+        for cursor in [
+            None,
+            Some(
+                describe_topic_partitions_request::Cursor::default()
+                    .with_topic_name(topic("b"))
+                    .with_partition_index(3),
+            ),
+        ] {
+            let request = DescribeTopicPartitionsRequest::default()
+                .with_topics(topics.clone())
+                .with_response_partition_limit(10)
+                .with_cursor(cursor);
+            assert_walks_exactly(ApiKey::DescribeTopicPartitions, version, &request);
+        }
+    }
+}
+
+#[test]
 fn create_topics_every_version() {
     for version in served_versions(ApiKey::CreateTopics) {
         let creatable = create_topics_request::CreatableTopic::default()
