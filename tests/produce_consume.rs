@@ -154,3 +154,54 @@ async fn every_acks_level_stores_every_record() {
         verify(&messages, COUNT, "none", true);
     }
 }
+
+/// The codec bits of every batch stored in a partition's first segment.
+fn stored_codecs(data_dir: &std::path::Path, topic: &str, partition: i32) -> Vec<i16> {
+    let log = std::fs::read(data_dir.join(format!("{topic}-{partition}/00000000000000000000.log")))
+        .expect("segment file");
+    let mut codecs = Vec::new();
+    let mut position = 0;
+    while position + 61 <= log.len() {
+        let length = i32::from_be_bytes(log[position + 8..position + 12].try_into().unwrap());
+        let attributes = i16::from_be_bytes(log[position + 21..position + 23].try_into().unwrap());
+        codecs.push(attributes & 0x07);
+        position += 12 + usize::try_from(length).unwrap();
+    }
+    assert_eq!(position, log.len(), "whole batches");
+    codecs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_codec_recompresses_every_batch() {
+    const COUNT: usize = 4_000;
+    let broker = TestBroker::start().await;
+    let bootstrap = broker.bootstrap();
+    for (topic_codec, producer_codec, stored) in [
+        ("zstd", "gzip", 4),
+        ("uncompressed", "lz4", 0),
+        ("gzip", "none", 1),
+        ("snappy", "zstd", 2),
+        ("lz4", "snappy", 3),
+        ("producer", "gzip", 1),
+    ] {
+        let topic = format!("recompressed-{topic_codec}");
+        create_topic(&bootstrap, &topic, PARTITIONS, &[("compression.type", topic_codec)]).await;
+        produce(&bootstrap, &topic, COUNT, &[("compression.type", producer_codec)], producer_codec)
+            .await;
+        let (bootstrap_copy, topic_copy) = (bootstrap.clone(), topic.clone());
+        let messages = tokio::task::spawn_blocking(move || {
+            consume_all(&bootstrap_copy, &topic_copy, PARTITIONS, COUNT)
+        })
+        .await
+        .unwrap();
+        verify(&messages, COUNT, producer_codec, true);
+        for partition in 0..PARTITIONS {
+            let codecs = stored_codecs(broker.data_dir(), &topic, partition);
+            assert!(!codecs.is_empty());
+            assert!(
+                codecs.iter().all(|codec| *codec == stored),
+                "{topic}-{partition} from {producer_codec}: {codecs:?}"
+            );
+        }
+    }
+}

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use super::describe::ConfigSource;
 use super::dynamic::BrokerLayers;
 use crate::error::{Error, Result};
+use crate::protocol::recompress::TargetCompression;
+use crate::protocol::record_batch::Compression;
 use crate::types::TimestampType;
 
 /// A config value's type, as Kafka's `ConfigDef.Type`.
@@ -425,6 +427,22 @@ fn policy(list: &str, policy: &str) -> bool {
     list.split(',').any(|item| item.trim() == policy)
 }
 
+/// The codec `compression.type` names, with its level; `None` for `producer`.
+fn target_compression(
+    compression_type: &str,
+    level: impl Fn(&str) -> i32,
+) -> Option<TargetCompression> {
+    let (codec, level) = match compression_type {
+        "uncompressed" => (Compression::None, 0),
+        "gzip" => (Compression::Gzip, level("compression.gzip.level")),
+        "snappy" => (Compression::Snappy, 0),
+        "lz4" => (Compression::Lz4, level("compression.lz4.level")),
+        "zstd" => (Compression::Zstd, level("compression.zstd.level")),
+        _ => return None,
+    };
+    Some(TargetCompression { codec, level })
+}
+
 /// The typed configuration a partition log runs with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
@@ -441,6 +459,11 @@ pub struct LogConfig {
     pub timestamp_after_max_ms: i64,
     pub flush_messages: u64,
     pub flush_ms: i64,
+    /// How long a segment taken out of the log waits before its files are deleted.
+    pub file_delete_delay_ms: i64,
+    /// The codec every batch is stored with (`compression.type`), `None` for `producer`:
+    /// batches are kept as the producer sent them.
+    pub compression: Option<TargetCompression>,
     /// `cleanup.policy` includes `delete` (retention, DeleteRecords).
     pub cleanup_delete: bool,
     /// `cleanup.policy` includes `compact`.
@@ -475,6 +498,10 @@ impl LogConfig {
             timestamp_after_max_ms: number("message.timestamp.after.max.ms"),
             flush_messages: unsigned("flush.messages"),
             flush_ms: number("flush.ms"),
+            file_delete_delay_ms: number("file.delete.delay.ms"),
+            compression: target_compression(value("compression.type").trim(), |name| {
+                i32::try_from(number(name)).unwrap_or(0)
+            }),
             cleanup_delete: policy(value("cleanup.policy"), "delete"),
             cleanup_compact: policy(value("cleanup.policy"), "compact"),
         }

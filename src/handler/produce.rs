@@ -4,7 +4,11 @@
 //! appended as soon as it is validated, so it is in the log (written to the file) before any
 //! success is reported. acks=0 gets no response; an error with acks=0 closes the connection
 //! so the producer refreshes its metadata, as Kafka does. When an append crosses the topic's
-//! `flush.messages`, the answer waits for the flusher's fsync (group commit).
+//! `flush.messages`, the answer waits for the flusher's fsync (group commit). A topic whose
+//! `compression.type` names a codec gets the batch recompressed to it first
+//! ([`crate::protocol::recompress`]); the result must still fit `max.message.bytes`. This
+//! runs on the request's task: it is the only CPU-heavy step of a produce, and only topics
+//! that ask for it pay.
 //!
 //! Versions 0-2 are advertised (old librdkafka checks for them) but close the connection if
 //! sent; see [`crate::protocol::versions`].
@@ -20,6 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::{Reply, RequestContext, respond};
 use crate::error::{Error, Result};
 use crate::log::partition_log::{AppendInfo, PartitionLog};
+use crate::protocol::recompress::recompress;
 use crate::protocol::record_batch::{BatchHeader, ProduceLimits, validate_produced_batch};
 
 /// How long an acknowledgement waits for its fsync when the request gives no timeout.
@@ -149,14 +154,33 @@ fn append(
         .broker
         .partition(&topic.name, partition)
         .ok_or_else(|| Error::UnknownTopicOrPartition(format!("{}-{partition}", &*topic.name)))?;
+    let config = log.config();
     let limits = ProduceLimits {
-        max_message_bytes: log.config().max_message_bytes,
+        max_message_bytes: config.max_message_bytes,
         produce_version: context.version,
     };
     let records = records.unwrap_or_default();
     let header = validate_produced_batch(records, limits).inspect_err(|error| {
         tracing::warn!(topic = topic.name.as_str(), partition, %error, "rejected produced batch");
     })?;
+    let recompressed = match config.compression {
+        Some(target) => recompress(records, &header, target).inspect_err(|error| {
+            tracing::warn!(topic = topic.name.as_str(), partition, %error, "recompression refused the batch");
+        })?,
+        None => None,
+    };
+    let (records, header) = match &recompressed {
+        Some(batch) => {
+            if batch.len() > config.max_message_bytes {
+                return Err(Error::MessageTooLarge {
+                    size: batch.len(),
+                    max: config.max_message_bytes,
+                });
+            }
+            (batch.as_ref(), BatchHeader::parse(batch).expect("a recompressed batch has a header"))
+        }
+        None => (records, header),
+    };
     let info = log.append(records, &header).inspect_err(|error| {
         tracing::info!(topic = topic.name.as_str(), partition, producer_id = header.producer_id, %error, "append refused");
     })?;

@@ -8,6 +8,7 @@
 
 pub mod fetch_response;
 pub mod guard;
+pub mod recompress;
 pub mod record_batch;
 pub mod records;
 pub mod response;

@@ -69,6 +69,17 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The codec's attributes bits (0-2).
+    pub fn attribute_bits(self) -> i16 {
+        match self {
+            Self::None => 0,
+            Self::Gzip => 1,
+            Self::Snappy => 2,
+            Self::Lz4 => 3,
+            Self::Zstd => 4,
+        }
+    }
+
     fn from_attributes(attributes: i16) -> Option<Self> {
         match attributes & COMPRESSION_MASK {
             0 => Some(Self::None),

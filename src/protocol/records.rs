@@ -92,9 +92,13 @@ fn next_record<'a>(records: &mut &'a [u8], header: &BatchHeader) -> Result<Recor
 pub fn check_uncompressed_records(batch: &[u8]) -> Result<()> {
     let header = BatchHeader::parse(batch)
         .ok_or_else(|| Error::CorruptMessage("batch shorter than its header".into()))?;
-    let mut records = &batch[BATCH_HEADER_SIZE..];
+    check_records(&batch[BATCH_HEADER_SIZE..], &header)
+}
+
+/// Checks a batch's records section, uncompressed, as [`check_uncompressed_records`] does.
+pub fn check_records(mut records: &[u8], header: &BatchHeader) -> Result<()> {
     for expected_delta in 0..i64::from(header.records_count) {
-        let record = next_record(&mut records, &header)?;
+        let record = next_record(&mut records, header)?;
         let delta = record.offset.wrapping_sub(header.base_offset);
         if delta != expected_delta {
             return Err(Error::InvalidRecord(format!(
