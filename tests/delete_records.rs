@@ -37,7 +37,13 @@ async fn produce(bootstrap: &str, topic: &str, count: usize) {
 async fn rdkafka_deletes_records_and_consumers_follow_the_new_start() {
     let mut broker = TestBroker::start().await;
     let bootstrap = broker.bootstrap();
-    create_topic(&bootstrap, "trim", 1, &[("segment.bytes", "2048")]).await;
+    create_topic(
+        &bootstrap,
+        "trim",
+        1,
+        &[("segment.bytes", "2048"), ("file.delete.delay.ms", "0")],
+    )
+    .await;
     produce(&bootstrap, "trim", 100).await;
 
     let admin: AdminClient<DefaultClientContext> =
@@ -49,6 +55,28 @@ async fn rdkafka_deletes_records_and_consumers_follow_the_new_start() {
     let element = result.find_partition("trim", 0).unwrap();
     assert!(element.error().is_ok(), "{:?}", element.error());
     assert_eq!(element.offset(), Offset::Offset(60), "the new low watermark");
+    // Whole segments below the start go (at the next maintenance tick, the delay being 0):
+    // the first segment left holds offset 60.
+    let dir = broker.data_dir().join("trim-0");
+    let segment_bases = move || -> Vec<i64> {
+        let mut bases: Vec<i64> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|entry| {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".log").map(|base| base.parse().unwrap())
+            })
+            .collect();
+        bases.sort_unstable();
+        bases
+    };
+    let before = segment_bases();
+    assert!(before.iter().filter(|base| **base < 60).count() > 2, "{before:?}");
+    let trimmed = common::eventually(10, || {
+        let bases = segment_bases();
+        bases[0] <= 60 && bases.get(1).is_none_or(|second| *second > 60)
+    })
+    .await;
+    assert!(trimmed, "segments below 60 remain: {:?}", segment_bases());
 
     let bootstrap_for_consumer = bootstrap.clone();
     let (low, first) = tokio::task::spawn_blocking(move || {

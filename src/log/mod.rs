@@ -406,7 +406,10 @@ impl LogManager {
         let mut producer_timer = timer(intervals.producer_expiration_check_ms);
         loop {
             tokio::select! {
-                _ = flush_timer.tick() => self.request_due_flushes(),
+                _ = flush_timer.tick() => {
+                    self.request_due_flushes();
+                    self.delete_retired_segments();
+                }
                 _ = producer_timer.tick() => {
                     let manager = Arc::clone(&self);
                     let expiration_ms = intervals.producer_id_expiration_ms;
@@ -437,6 +440,16 @@ impl LogManager {
             .sum();
         if removed > 0 {
             tracing::info!(removed, "expired idle idempotent producers");
+        }
+    }
+
+    /// Deletes retired segments whose delay has passed (see
+    /// [`PartitionLog::delete_retired_segments`]). Blocking, but rare and small: a few
+    /// unlinks per retired segment.
+    fn delete_retired_segments(&self) {
+        let now_ms = self.clock.now_ms();
+        for log in self.all_partitions() {
+            log.delete_retired_segments(now_ms);
         }
     }
 

@@ -165,6 +165,15 @@ struct LogState {
     epochs: LeaderEpochCache,
     /// The producer-state snapshot taken at the last roll, for the flusher to write.
     pending_snapshot: Option<PendingSnapshot>,
+    /// Segments taken out of the log (wholly below the log start), waiting for deletion.
+    retired: Vec<RetiredSegment>,
+}
+
+/// A segment no longer in the log, deleted once `due_ms` has passed and nothing else holds it.
+#[derive(Debug)]
+struct RetiredSegment {
+    due_ms: i64,
+    segment: Arc<Segment>,
 }
 
 /// A producer-state snapshot encoded under the lock, written to disk without it.
@@ -217,6 +226,29 @@ impl LogState {
         assert!(self.log_start_offset <= self.log_end_offset, "log start after log end");
         assert!(self.recovery_point <= self.log_end_offset, "recovery point after log end");
         assert_eq!(self.active.next_offset(), self.log_end_offset, "active segment ends the log");
+    }
+
+    /// Takes every sealed segment wholly below the log start offset (the next segment starts
+    /// at or before it) out of the log, to be deleted from `due_ms` on. The active segment
+    /// always stays. Returns how many.
+    fn retire_segments_below_start(&mut self, due_ms: i64) -> usize {
+        let mut retired = 0;
+        while let Some((&base, _)) = self.sealed.first_key_value() {
+            let next_base = self
+                .sealed
+                .range(base + 1..)
+                .next()
+                .map_or(self.active.base_offset(), |(next, _)| *next);
+            if next_base > self.log_start_offset {
+                break;
+            }
+            let segment = self.sealed.remove(&base).expect("first segment");
+            // Data below the start need not become durable.
+            self.unsynced.retain(|unsynced| !Arc::ptr_eq(unsynced, &segment));
+            self.retired.push(RetiredSegment { due_ms, segment });
+            retired += 1;
+        }
+        retired
     }
 
     /// Every segment in offset order, the active one last.
@@ -294,7 +326,14 @@ impl PartitionLog {
             producers,
             epochs,
             pending_snapshot: None,
+            retired: Vec::new(),
         };
+        // Segments wholly below the start (DeleteRecords before a restart) go at once.
+        let mut state = state;
+        state.retire_segments_below_start(now_ms);
+        for retired in std::mem::take(&mut state.retired) {
+            retired.segment.delete_files(&options.dir);
+        }
         state.check_invariants();
         let (high_watermark, _) = watch::channel(log_end_offset);
         let (durability, _) =
@@ -727,8 +766,36 @@ impl PartitionLog {
         if state.epochs.truncate_from_start(start) {
             state.epochs.write()?;
         }
+        let delay_ms = self.config().file_delete_delay_ms;
+        let retired =
+            state.retire_segments_below_start(self.clock.now_ms().saturating_add(delay_ms));
+        if retired > 0 {
+            tracing::info!(partition = %self.topic_partition, log_start_offset = start, segments = retired,
+                delay_ms, "segments below the log start retired");
+        }
         state.check_invariants();
         Ok(state.log_start_offset)
+    }
+
+    /// Deletes the files of retired segments whose delay has passed and that no reader or
+    /// flush holds any more (one still held is left for the next call). Returns how many.
+    /// The unlinks happen under the partition lock, after checking the log was not deleted:
+    /// deletion closes the log under that lock before renaming its directory, so a path
+    /// here can never name a new topic's file of the same name.
+    pub fn delete_retired_segments(&self, now_ms: i64) -> usize {
+        let mut state = self.state.lock();
+        if state.retired.is_empty() || state.closed == Some(Closed::Deleted) {
+            return 0;
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut state.retired).into_iter().partition(|retired| {
+                retired.due_ms <= now_ms && Arc::strong_count(&retired.segment) == 1
+            });
+        state.retired = waiting;
+        for retired in &due {
+            retired.segment.delete_files(&self.dir);
+        }
+        due.len()
     }
 
     /// Where leader epoch `requested` ends in this log (OffsetForLeaderEpoch): see

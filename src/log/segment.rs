@@ -381,6 +381,24 @@ impl Segment {
         self.time_index.persist()
     }
 
+    /// Deletes this segment's files from `dir` (it has been taken out of its log). Failures are
+    /// logged: the files lie below the log start, so the next start removes them.
+    pub fn delete_files(&self, dir: &Path) {
+        for path in [
+            log_path(dir, self.base_offset),
+            index_path(dir, self.base_offset),
+            time_index_path(dir, self.base_offset),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "deleting a retired segment file failed");
+                }
+            }
+        }
+    }
+
     /// fsyncs the log file and the index files.
     pub fn sync(&self) -> io::Result<()> {
         self.log.sync_data()?;

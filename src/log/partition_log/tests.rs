@@ -527,3 +527,63 @@ fn a_checkpointed_start_past_a_truncated_end_restarts_the_log_there() {
     assert_eq!(append(&log, 1, 1).base_offset, 30);
     assert_eq!(fixture.segment_files().len(), 1);
 }
+
+fn segment_bases(fixture: &Fixture) -> Vec<i64> {
+    fixture.segment_files().iter().map(|name| name[..20].parse().unwrap()).collect()
+}
+
+/// Whether the segments are exactly those a log starting at `start` keeps: the first holds
+/// `start`, none lies wholly below it.
+fn none_wholly_below(bases: &[i64], start: i64) -> bool {
+    bases.first().is_some_and(|first| *first <= start)
+        && bases.get(1).is_none_or(|second| *second > start)
+}
+
+#[test]
+fn segments_below_the_start_are_deleted_after_the_delay_once_unheld() {
+    let fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    for index in 0..50 {
+        append(&log, 2, index);
+    }
+    let before = segment_bases(&fixture);
+    let size_before = log.size_bytes();
+    assert_eq!(log.advance_log_start_offset(70).unwrap(), 70);
+    assert!(log.size_bytes() < size_before, "retired segments no longer count");
+    assert_eq!(segment_bases(&fixture), before, "the files wait for file.delete.delay.ms");
+    let retired = log.state.lock().retired.len();
+    assert!(retired >= 2, "{before:?}");
+    // A reader still holding a segment keeps its files.
+    let held = Arc::clone(&log.state.lock().retired[0].segment);
+    let now = 1_000_000;
+    assert_eq!(log.delete_retired_segments(now + 59_999), 0);
+    assert_eq!(log.delete_retired_segments(now + 60_000), retired - 1);
+    drop(held);
+    assert_eq!(log.delete_retired_segments(now + 60_000), 1);
+    assert!(none_wholly_below(&segment_bases(&fixture), 70), "{:?}", segment_bases(&fixture));
+    assert_contiguous(&read_everything(&log, 70), 70, 100);
+    drop(log);
+    let log =
+        PartitionLog::open(OpenLog { log_start_offset: Some(70), ..fixture.options(false, None) })
+            .unwrap();
+    assert_contiguous(&read_everything(&log, 70), 70, 100);
+}
+
+#[test]
+fn an_open_deletes_segments_below_the_checkpointed_start() {
+    let fixture = Fixture::new();
+    {
+        let log = fixture.open(false, None);
+        for index in 0..50 {
+            append(&log, 2, index);
+        }
+    }
+    let before = segment_bases(&fixture);
+    let log =
+        PartitionLog::open(OpenLog { log_start_offset: Some(70), ..fixture.options(false, None) })
+            .unwrap();
+    let after = segment_bases(&fixture);
+    assert!(after.len() < before.len() && none_wholly_below(&after, 70), "{before:?} -> {after:?}");
+    assert_eq!(log.offsets().log_start_offset, 70);
+    assert_contiguous(&read_everything(&log, 70), 70, 100);
+}
