@@ -33,7 +33,9 @@ import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ConsumerGroupListing;
 import org.apache.kafka.clients.admin.CreateTopicsResult;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.LogDirDescription;
 import org.apache.kafka.clients.admin.NewPartitions;
@@ -43,6 +45,7 @@ import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.ReplicaInfo;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.admin.TopicListing;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -55,9 +58,12 @@ import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -92,6 +98,8 @@ public final class RiffleCompat {
     private static final String CONFIGS_TOPIC = "x-configs";
     private static final String GROW_TOPIC = "x-partitions";
     private static final String RECORDS_TOPIC = "x-records";
+    private static final String DESCRIBE_TOPIC = "x-describe";
+    private static final int DESCRIBE_PARTITIONS = 5;
     private static final int RECORDS_PARTITIONS = 3;
     private static final int RECORDS_COUNT = 3_000;
 
@@ -265,6 +273,9 @@ public final class RiffleCompat {
         run("x-describe-producers", 60, this::describeProducers);
         run("x-describe-log-dirs", 60, this::describeLogDirs);
         run("x-delete-records", 60, this::deleteRecords);
+        run("x-describe-topics", 60, this::describeTopics);
+        run("x-describe-cluster", 30, this::describeCluster);
+        run("x-recompressed", 60, this::recompressed);
     }
 
     // ---------------------------------------------------------------- running and reporting
@@ -1065,7 +1076,43 @@ public final class RiffleCompat {
         if (partitions == null || partitions.value() == null) {
             throw new Failure("broker 1's configs have num.partitions " + partitions);
         }
-        return config.entries().size() + " broker configs, num.partitions=" + partitions.value() + " (" + partitions.source() + ")";
+        // Dynamic broker configs: per broker and the cluster default, then back to static.
+        ConfigResource clusterDefault = new ConfigResource(ConfigResource.Type.BROKER, "");
+        scenario.get(admin.incrementalAlterConfigs(Map.of(
+            broker, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", "7200000"), AlterConfigOp.OpType.SET)),
+            clusterDefault, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", "3600000"), AlterConfigOp.OpType.SET)))).all(),
+            "incrementalAlterConfigs log.retention.ms on broker 1 and the cluster default");
+        Map<ConfigResource, Config> described = scenario.get(admin.describeConfigs(List.of(broker, clusterDefault)).all(),
+            "describeConfigs after the dynamic change");
+        ConfigEntry perBroker = described.get(broker).get("log.retention.ms");
+        ConfigEntry byDefault = described.get(clusterDefault).get("log.retention.ms");
+        if (perBroker == null || !"7200000".equals(perBroker.value()) || perBroker.source() != ConfigEntry.ConfigSource.DYNAMIC_BROKER_CONFIG
+            || perBroker.isReadOnly() || byDefault == null || !"3600000".equals(byDefault.value())
+            || byDefault.source() != ConfigEntry.ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) {
+            throw new Failure("after SET log.retention.ms: broker 1 " + perBroker + ", cluster default " + byDefault);
+        }
+        try {
+            scenario.get(admin.incrementalAlterConfigs(Map.of(broker, List.of(
+                new AlterConfigOp(new ConfigEntry("num.partitions", "3"), AlterConfigOp.OpType.SET)))).all(), "static key");
+            throw new Failure("num.partitions was changed dynamically, expected INVALID_REQUEST");
+        } catch (ExecutionException expected) {
+            if (!(expected.getCause() instanceof org.apache.kafka.common.errors.InvalidRequestException)) {
+                throw new Failure("SET num.partitions refused with " + describe(expected) + ", expected INVALID_REQUEST");
+            }
+        }
+        scenario.get(admin.incrementalAlterConfigs(Map.of(
+            broker, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", ""), AlterConfigOp.OpType.DELETE)),
+            clusterDefault, List.of(new AlterConfigOp(new ConfigEntry("log.retention.ms", ""), AlterConfigOp.OpType.DELETE)))).all(),
+            "incrementalAlterConfigs DELETE log.retention.ms");
+        ConfigEntry restored = scenario.get(admin.describeConfigs(List.of(broker)).all(), "describeConfigs after DELETE")
+            .get(broker).get("log.retention.ms");
+        if (restored != null && restored.source() != ConfigEntry.ConfigSource.STATIC_BROKER_CONFIG
+            && restored.source() != ConfigEntry.ConfigSource.DEFAULT_CONFIG) {
+            throw new Failure("after DELETE log.retention.ms is " + restored);
+        }
+        return config.entries().size() + " broker configs, num.partitions=" + partitions.value() + " (" + partitions.source()
+            + "); log.retention.ms set per broker and by default (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG) and deleted;"
+            + " num.partitions is INVALID_REQUEST";
     }
 
     private String createPartitions(Scenario scenario) throws Exception {
@@ -1272,5 +1319,138 @@ public final class RiffleCompat {
                 + ", first fetched offset " + fetched + "; expected 5 each");
         }
         return "low watermark 5, beginningOffsets 5, a fetch from the beginning starts at offset 5";
+    }
+
+    /**
+     * describeTopics pages through a topic two partitions at a time (DescribeTopicPartitions'
+     * cursor, where the client uses it) and reports ids, leaders, replicas and operations; a
+     * missing topic is UNKNOWN_TOPIC_OR_PARTITION on its own future.
+     */
+    private String describeTopics(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        scenario.get(admin.createTopics(List.of(new NewTopic(DESCRIBE_TOPIC, DESCRIBE_PARTITIONS, (short) 1))).all(),
+            "createTopics " + DESCRIBE_TOPIC);
+        Map<String, TopicListing> listings = scenario.get(admin.listTopics().namesToListings(), "listTopics");
+        TopicListing listing = listings.get(DESCRIBE_TOPIC);
+        if (listing == null) {
+            throw new Failure("listTopics does not list " + DESCRIBE_TOPIC + ": " + listings.keySet());
+        }
+        DescribeTopicsOptions options = new DescribeTopicsOptions().includeAuthorizedOperations(true).partitionSizeLimitPerResponse(2);
+        TopicDescription description = scenario.get(admin.describeTopics(List.of(DESCRIBE_TOPIC), options).allTopicNames(),
+            "describeTopics " + DESCRIBE_TOPIC).get(DESCRIBE_TOPIC);
+        Problems problems = new Problems();
+        if (!listing.topicId().equals(description.topicId()) || Uuid.ZERO_UUID.equals(description.topicId())) {
+            problems.add("topic id " + description.topicId() + ", listTopics says " + listing.topicId());
+        }
+        if (description.isInternal()) {
+            problems.add("described as internal");
+        }
+        if (description.partitions().size() != DESCRIBE_PARTITIONS) {
+            problems.add(description.partitions().size() + " partitions, expected " + DESCRIBE_PARTITIONS);
+        }
+        for (int index = 0; index < description.partitions().size(); index++) {
+            TopicPartitionInfo info = description.partitions().get(index);
+            boolean good = info.partition() == index && info.leader() != null && info.leader().id() == 1
+                && info.replicas().size() == 1 && info.replicas().get(0).id() == 1
+                && info.isr().size() == 1 && info.isr().get(0).id() == 1;
+            if (!good) {
+                problems.add("partition " + index + ": " + info);
+            }
+        }
+        Set<AclOperation> operations = description.authorizedOperations();
+        if (operations == null || !operations.contains(AclOperation.DESCRIBE) || !operations.contains(AclOperation.WRITE)) {
+            problems.add("authorized operations " + operations);
+        }
+        try {
+            scenario.get(admin.describeTopics(List.of("x-no-such-topic")).allTopicNames(), "describeTopics of a missing topic");
+            problems.add("a missing topic was described");
+        } catch (ExecutionException expected) {
+            if (!(expected.getCause() instanceof UnknownTopicOrPartitionException)) {
+                problems.add("a missing topic failed with " + describe(expected) + ", expected UNKNOWN_TOPIC_OR_PARTITION");
+            }
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return DESCRIBE_PARTITIONS + " partitions paged 2 at a time, led by broker 1 with replicas and ISR [1], id "
+            + description.topicId() + ", " + operations.size() + " operations; a missing topic is UNKNOWN_TOPIC_OR_PARTITION";
+    }
+
+    /** describeCluster: this broker, its cluster id (as Metadata gives it), a controller and operations. */
+    private String describeCluster(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        DescribeClusterResult cluster = admin.describeCluster(new DescribeClusterOptions().includeAuthorizedOperations(true));
+        Collection<Node> nodes = scenario.get(cluster.nodes(), "describeCluster nodes");
+        Node controller = scenario.get(cluster.controller(), "describeCluster controller");
+        String clusterId = scenario.get(cluster.clusterId(), "describeCluster cluster id");
+        Set<AclOperation> operations = scenario.get(cluster.authorizedOperations(), "describeCluster operations");
+        Problems problems = new Problems();
+        if (nodes.size() != 1 || nodes.iterator().next().id() != 1 || !nodes.iterator().next().host().equals(host)
+            || nodes.iterator().next().port() != port) {
+            problems.add("nodes " + nodes + ", expected broker 1 at " + bootstrap);
+        }
+        if (controller == null || controller.id() != 1) {
+            problems.add("controller " + controller);
+        }
+        if (clusterId == null || clusterId.length() != 22) {
+            problems.add("cluster id " + clusterId + " is not a base64 UUID");
+        }
+        if (operations == null || !operations.contains(AclOperation.DESCRIBE) || !operations.contains(AclOperation.ALTER_CONFIGS)) {
+            problems.add("authorized operations " + operations);
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return "broker 1 at " + bootstrap + ", controller 1, cluster id " + clusterId + ", " + operations.size() + " operations";
+    }
+
+    /**
+     * Topics whose compression.type names a codec: the broker recompresses what an uncompressed
+     * producer sends, and this client's decompressors read the broker's framing back.
+     */
+    private String recompressed(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        List<String> codecs = List.of("lz4", "snappy", "gzip", "zstd");
+        List<NewTopic> topics = new ArrayList<>();
+        for (String codec : codecs) {
+            topics.add(new NewTopic("x-recompressed-" + codec, 1, (short) 1).configs(Map.of("compression.type", codec)));
+        }
+        scenario.get(admin.createTopics(topics).all(), "createTopics with compression.type");
+        int count = 2000;
+        KafkaProducer<String, String> producer = producer(scenario, "none");
+        List<java.util.concurrent.Future<RecordMetadata>> sends = new ArrayList<>();
+        for (String codec : codecs) {
+            for (int index = 0; index < count; index++) {
+                sends.add(producer.send(new ProducerRecord<>("x-recompressed-" + codec, 0, "key-" + index, value(codec, index))));
+            }
+        }
+        scenario.stage("acknowledgements");
+        for (java.util.concurrent.Future<RecordMetadata> send : sends) {
+            send.get(Math.max(1, scenario.remainingMs()), TimeUnit.MILLISECONDS);
+        }
+        Problems problems = new Problems();
+        for (String codec : codecs) {
+            TopicPartition partition = new TopicPartition("x-recompressed-" + codec, 0);
+            KafkaConsumer<String, String> consumer = scenario.track(consumer(scenario, null, codec));
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            scenario.stage("consuming " + partition);
+            int next = 0;
+            while (next < count && !scenario.expired()) {
+                for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
+                    if (record.offset() != next || !record.key().equals("key-" + next) || !record.value().equals(value(codec, next))) {
+                        problems.add(partition + " offset " + record.offset() + ": key " + record.key() + ", expected offset " + next);
+                    }
+                    next++;
+                }
+            }
+            if (next != count) {
+                problems.add(partition + ": read " + next + " of " + count);
+            }
+        }
+        if (problems.any()) {
+            throw new Failure(problems.toString());
+        }
+        return count + " uncompressed records each into topics stored as " + codecs + " read back in order";
     }
 }
