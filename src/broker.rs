@@ -355,6 +355,9 @@ impl Broker {
                 )));
             }
         }
+        // Stored under the id as the broker looks it up ("01" is broker 1).
+        let normalised = if name.is_empty() { String::new() } else { self.node_id().to_string() };
+        let name = normalised.as_str();
         let _serialized = self.topic_changes.lock().await;
         let current = self.metadata.image().broker_configs(name);
         let next = plan(&current)?;

@@ -78,14 +78,18 @@ async fn end_offsets_come_from_the_leader_epoch_cache() {
     let mut broker = TestBroker::start().await;
     create_topic(&broker.bootstrap(), "epochs", 2, &[]).await;
     let mut client = RawClient::connect(broker.address()).await;
-    assert_eq!(checkpoint(&broker, "epochs"), None, "nothing written yet");
+    assert_eq!(
+        checkpoint(&broker, "epochs").as_deref(),
+        Some("0\n1\n0 0\n"),
+        "the leader's epoch starts at the log end from the start"
+    );
     let questions =
         [(0, -1, 0), (0, 0, 0), (0, -1, 1), (1, -1, 0), (7, -1, 0), (0, 1, 0), (0, -1, -1)];
     for version in 2..=4 {
         assert_eq!(
             ask(&mut client, version, "epochs", &questions[..4]).await,
-            [(0, -1, -1), (0, -1, -1), (0, -1, -1), (0, -1, -1)],
-            "an empty log knows no epoch, v{version}"
+            [(0, 0, 0), (0, 0, 0), (0, -1, -1), (0, 0, 0)],
+            "an empty log: the current epoch ends at the log end, v{version}"
         );
     }
     produce(&mut client, "epochs", 10).await;
@@ -98,7 +102,7 @@ async fn end_offsets_come_from_the_leader_epoch_cache() {
                 (0, 0, 15),
                 (0, 0, 15),
                 (0, -1, -1),
-                (0, -1, -1),
+                (0, 0, 0),
                 (3, -1, -1),
                 (75, -1, -1),
                 (0, -1, -1),

@@ -324,6 +324,7 @@ pub fn broker_documentation(name: &str) -> &'static str {
         "producer.id.expiration.ms" => {
             "How long an idle idempotent producer's state is kept in each partition."
         }
+        "log.retention.check.interval.ms" => "How often retention deletes old segments.",
         "producer.id.expiration.check.interval.ms" => {
             "How often expired producer state is removed."
         }

@@ -22,6 +22,9 @@ use super::alter::ConfigKind;
 use super::topic::{CONFIG_VALUE_LENGTH_MAX, ConfigType, Synonym, TOPIC_CONFIGS, TopicConfigDef};
 use crate::error::{Error, Result};
 
+/// The smallest `log.segment.bytes` a broker accepts (Kafka's validator).
+const SEGMENT_BYTES_MIN: i64 = 1024 * 1024;
+
 /// A broker key that sets `flush.ms`'s default but is read only at start.
 const STATIC_ONLY: &[&str] = &["log.flush.scheduler.interval.ms"];
 
@@ -65,7 +68,16 @@ impl ConfigKind for DynamicBrokerConfigs {
         let (def, synonym) = topic_config_of(name).ok_or_else(|| {
             Error::InvalidRequest(format!("Cannot update these configs dynamically: {name}"))
         })?;
-        super::topic::broker_value_check(def, synonym, value).map(drop).map_err(|reason| {
+        let checked = super::topic::broker_value_check(def, synonym, value).and_then(|value| {
+            // As the static check: Kafka's log.segment.bytes is at least 1 MiB.
+            match value.parse::<i64>() {
+                Ok(bytes) if name == "log.segment.bytes" && bytes < SEGMENT_BYTES_MIN => {
+                    Err(format!("value must be at least {SEGMENT_BYTES_MIN}"))
+                }
+                _ => Ok(()),
+            }
+        });
+        checked.map_err(|reason| {
             Error::InvalidRequest(format!(
                 "Invalid value {value} for configuration {name}: {reason}"
             ))
@@ -145,6 +157,7 @@ mod tests {
             set("log.retention.ms", "soon"),
             set("log.retention.hours", "99999999999"),
             set("log.cleanup.policy", "shred"),
+            set("log.segment.bytes", "1048575"),
         ] {
             let error =
                 incremental_overrides(&kind, &current, std::slice::from_ref(&change)).unwrap_err();

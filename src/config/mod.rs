@@ -93,6 +93,8 @@ pub struct BrokerConfig {
     pub log_flush_scheduler_interval_ms: u64,
     /// How often the recovery-point checkpoint is written.
     pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// How often retention is applied.
+    pub log_retention_check_interval_ms: u64,
     /// How long an idempotent producer's state is kept after its last write.
     pub producer_id_expiration_ms: i64,
     /// How often expired producer state is removed.
@@ -143,6 +145,7 @@ const BROKER_KEYS: &[&str] = &[
     "connections.max.idle.ms",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
+    "log.retention.check.interval.ms",
     "producer.id.expiration.ms",
     "producer.id.expiration.check.interval.ms",
     "group.min.session.timeout.ms",
@@ -251,6 +254,11 @@ impl BrokerConfig {
                 60_000,
                 1..=i64::MAX,
             )?,
+            log_retention_check_interval_ms: number(
+                get(&["log.retention.check.interval.ms"]),
+                300_000,
+                1..=i64::MAX,
+            )?,
             producer_id_expiration_ms: number(
                 get(&["producer.id.expiration.ms"]),
                 86_400_000,
@@ -317,6 +325,9 @@ impl BrokerConfig {
                 }
                 "log.flush.offset.checkpoint.interval.ms" => {
                     (Int, Some(self.log_flush_offset_checkpoint_interval_ms.to_string()))
+                }
+                "log.retention.check.interval.ms" => {
+                    (Long, Some(self.log_retention_check_interval_ms.to_string()))
                 }
                 "producer.id.expiration.ms" => {
                     (Int, Some(self.producer_id_expiration_ms.to_string()))

@@ -36,6 +36,8 @@ pub enum Validator {
     Between(f64, f64),
     OneOf(&'static [&'static str]),
     ListOf(&'static [&'static str]),
+    /// An integer in `min..=max`, or the one extra value given (gzip's -1 for the default).
+    IntBetween(i64, i64, Option<i64>),
     /// `*`, or a list of `partition:broker` pairs (Kafka's `ThrottledReplicaListValidator`).
     ThrottledReplicas,
 }
@@ -95,8 +97,20 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         Validator::ListOf(&["compact", "delete"]),
         &[same("log.cleanup.policy")],
     ),
-    def("compression.gzip.level", Int, "-1", Validator::None, &[same("compression.gzip.level")]),
-    def("compression.lz4.level", Int, "9", Validator::None, &[same("compression.lz4.level")]),
+    def(
+        "compression.gzip.level",
+        Int,
+        "-1",
+        Validator::IntBetween(1, 9, Some(-1)),
+        &[same("compression.gzip.level")],
+    ),
+    def(
+        "compression.lz4.level",
+        Int,
+        "9",
+        Validator::IntBetween(1, 17, None),
+        &[same("compression.lz4.level")],
+    ),
     def(
         "compression.type",
         Str,
@@ -104,7 +118,13 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         &[same("compression.type")],
     ),
-    def("compression.zstd.level", Int, "3", Validator::None, &[same("compression.zstd.level")]),
+    def(
+        "compression.zstd.level",
+        Int,
+        "3",
+        Validator::IntBetween(-131_072, 22, None),
+        &[same("compression.zstd.level")],
+    ),
     def(
         "delete.retention.ms",
         Long,
@@ -261,6 +281,12 @@ fn check_value(def: &TopicConfigDef, value: &str) -> std::result::Result<(), Str
     match (def.validator, number) {
         (AtLeast(minimum), Some(number)) if number < minimum => {
             Err(format!("value must be at least {minimum}"))
+        }
+        (Validator::IntBetween(min, max, also), Some(number))
+            if !(min..=max).contains(&number) && Some(number) != also =>
+        {
+            let or = also.map(|also| format!(" or {also}")).unwrap_or_default();
+            Err(format!("value must be between {min} and {max}{or}"))
         }
         (OneOf(allowed), _) if !allowed.contains(&value) => {
             Err(format!("String must be one of: {}", allowed.join(", ")))
@@ -459,6 +485,9 @@ pub struct LogConfig {
     pub timestamp_after_max_ms: i64,
     pub flush_messages: u64,
     pub flush_ms: i64,
+    /// `retention.ms` and `retention.bytes`; negative means no limit.
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
     /// How long a segment taken out of the log waits before its files are deleted.
     pub file_delete_delay_ms: i64,
     /// The codec every batch is stored with (`compression.type`), `None` for `producer`:
@@ -498,6 +527,8 @@ impl LogConfig {
             timestamp_after_max_ms: number("message.timestamp.after.max.ms"),
             flush_messages: unsigned("flush.messages"),
             flush_ms: number("flush.ms"),
+            retention_ms: number("retention.ms"),
+            retention_bytes: number("retention.bytes"),
             file_delete_delay_ms: number("file.delete.delay.ms"),
             compression: target_compression(value("compression.type").trim(), |name| {
                 i32::try_from(number(name)).unwrap_or(0)
@@ -590,6 +621,10 @@ mod tests {
         assert!(validate("leader.replication.throttled.replicas", Some("*")).is_ok());
         assert!(validate("leader.replication.throttled.replicas", Some("junk")).is_err());
         assert!(validate("compression.type", Some(&"x".repeat(40_000))).is_err());
+        assert!(validate("compression.gzip.level", Some("-1")).is_ok());
+        assert!(validate("compression.gzip.level", Some("0")).is_err());
+        assert!(validate("compression.lz4.level", Some("18")).is_err());
+        assert!(validate("compression.zstd.level", Some("-5")).is_ok());
     }
 
     #[test]

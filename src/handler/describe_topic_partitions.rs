@@ -9,8 +9,8 @@
 //! names the first topic and partition not yet listed. A named topic that does not exist is
 //! listed with UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an illegal name); with
 //! the empty list, missing topics cannot occur. A cursor whose topic the request does not
-//! name, or with a negative partition, is INVALID_REQUEST on every topic (the response has no
-//! top-level error). Partitions have no eligible leader replicas (ELR is not enabled) and no
+//! name, or with a negative partition, is INVALID_REQUEST on every topic the request names, in
+//! its order (the response has no top-level error). Partitions have no eligible leader replicas (ELR is not enabled) and no
 //! offline replicas.
 
 use kafka_protocol::messages::describe_topic_partitions_response::{
@@ -50,7 +50,9 @@ pub fn handle(
             None
         };
         if let Some(problem) = problem {
-            return refuse_all(&names, &Error::InvalidRequest(problem));
+            let asked: Vec<String> =
+                request.topics.iter().map(|topic| topic.name.to_string()).collect();
+            return refuse_all(&asked, &Error::InvalidRequest(problem));
         }
         names.retain(|name| name.as_str() >= cursor_topic);
     }
@@ -142,6 +144,7 @@ fn missing_topic(topic: &str) -> DescribeTopicPartitionsResponseTopic {
         .with_name(Some(name(topic)))
         .with_topic_id(Uuid::nil())
         .with_is_internal(topic == OFFSETS_TOPIC)
+        .with_topic_authorized_operations(authorized_operations(TOPIC_OPERATIONS))
 }
 
 fn refuse_all(names: &[String], error: &Error) -> DescribeTopicPartitionsResponse {

@@ -164,7 +164,7 @@ fn append(
         tracing::warn!(topic = topic.name.as_str(), partition, %error, "rejected produced batch");
     })?;
     let recompressed = match config.compression {
-        Some(target) => recompress(records, &header, target).inspect_err(|error| {
+        Some(target) => recompress(records, &header, target, config.max_message_bytes).inspect_err(|error| {
             tracing::warn!(topic = topic.name.as_str(), partition, %error, "recompression refused the batch");
         })?,
         None => None,

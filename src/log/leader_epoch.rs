@@ -16,9 +16,10 @@
 //! Entries are in increasing epoch and start offset order. The file is replaced atomically
 //! (see [`super::checkpoint::write_atomically`]) whenever an entry is added, before the batch
 //! that starts the epoch is appended, so a batch on disk is never newer than the file. At
-//! open, entries at or past the log end (their batch never made it) are dropped, and the
-//! first entry is moved up to the log start. A missing or malformed file is rebuilt by
-//! reading every batch header of the log.
+//! open, entries at or past the log end (their batch never made it) are dropped, the first
+//! entry is moved up to the log start, and the current epoch is assigned at the log end (as
+//! Kafka's leader does when it takes over), so a leader's cache is never empty. A missing or
+//! malformed file is rebuilt by reading every batch header of the log.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ impl EpochEndOffset {
 }
 
 /// One partition's cache, in memory and in its file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LeaderEpochCache {
     path: PathBuf,
     entries: Vec<EpochEntry>,
@@ -86,15 +87,17 @@ impl LeaderEpochCache {
     }
 
     /// Records that `epoch` starts at `start_offset`, in memory only; returns whether the
-    /// cache changed. A newer epoch is added; entries it contradicts (an epoch at least as
-    /// new, or a start at least as late) are dropped first, as after a truncation. The
-    /// latest epoch again, or an older one, changes nothing.
+    /// cache changed. As Kafka's `LeaderEpochFileCache.assign`: nothing changes when the
+    /// latest entry has this epoch and starts no later; otherwise entries the new one
+    /// contradicts (an epoch at least as new, or a start at least as late) are dropped, as
+    /// after a truncation, and the new entry is added last.
     pub fn assign(&mut self, epoch: i32, start_offset: i64) -> bool {
-        if epoch < 0 {
+        if epoch < 0 || start_offset < 0 {
             return false;
         }
         if let Some(latest) = self.entries.last()
-            && (latest.epoch >= epoch && latest.start_offset <= start_offset)
+            && latest.epoch == epoch
+            && latest.start_offset <= start_offset
         {
             return false;
         }
@@ -163,13 +166,26 @@ impl LeaderEpochCache {
         EpochEndOffset { leader_epoch, end_offset: self.entries[next].start_offset }
     }
 
-    /// Writes the file atomically.
+    /// Writes the file atomically and durably.
     pub fn write(&self) -> io::Result<()> {
+        write_atomically(&self.path, self.text().as_bytes())
+    }
+
+    /// Writes the file atomically but without fsync: for an entry the batches cannot
+    /// contradict (the current epoch at the log end when the log opens), which a crash may
+    /// lose only to have it rebuilt and assigned again.
+    pub fn write_without_sync(&self) -> io::Result<()> {
+        let temporary = self.path.with_extension("tmp");
+        std::fs::write(&temporary, self.text())?;
+        std::fs::rename(&temporary, &self.path)
+    }
+
+    fn text(&self) -> String {
         let mut text = format!("{VERSION}\n{}\n", self.entries.len());
         for entry in &self.entries {
             text.push_str(&format!("{} {}\n", entry.epoch, entry.start_offset));
         }
-        write_atomically(&self.path, text.as_bytes())
+        text
     }
 }
 
@@ -235,8 +251,10 @@ mod tests {
         assert!(!cache.assign(0, 5), "same epoch");
         assert!(!cache.assign(-1, 5), "no epoch");
         assert!(cache.assign(3, 9));
-        assert!(!cache.assign(1, 12), "older epoch later on");
-        assert_eq!(pairs(&cache), [(0, 0), (3, 9)]);
+        assert!(!cache.assign(3, 12), "the latest epoch again, later on");
+        assert!(cache.assign(1, 12), "an older epoch later on replaces the newer, as Kafka");
+        assert_eq!(pairs(&cache), [(0, 0), (1, 12)]);
+        assert!(cache.assign(3, 9));
         // A new epoch starting before a cached one replaces what it contradicts.
         assert!(cache.assign(4, 5));
         assert_eq!(pairs(&cache), [(0, 0), (4, 5)]);

@@ -13,12 +13,13 @@
 //!     00000000000000000000.index          sparse offset index
 //!     00000000000000000000.timeindex      sparse time index
 //!     00000000000000000100.snapshot       idempotent producer state below offset 100
+//!     leader-epoch-checkpoint             where each leader epoch starts (leader_epoch.rs)
 //!   <topic>-<partition>.<uuid>-delete/    a deleted partition awaiting removal
 //! ```
 //!
 //! [`LogManager`] owns the map from topic to partition logs, opens them at start-up (trusting
 //! them after a clean shutdown, recovering them otherwise), removes deleted topics' data, runs
-//! the flush timer and writes the checkpoint files.
+//! the flush, retention and segment-deletion timers and writes the checkpoint files.
 
 pub mod checkpoint;
 pub mod flusher;
@@ -28,6 +29,7 @@ pub mod offset_index;
 pub mod partition_log;
 pub mod producer_state;
 pub mod recovery;
+pub mod retention;
 pub mod segment;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -70,6 +72,8 @@ pub struct MaintenanceIntervals {
     pub producer_expiration_check_ms: u64,
     /// `producer.id.expiration.ms`.
     pub producer_id_expiration_ms: i64,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_ms: u64,
 }
 
 /// What the start-up checkpoints said.
@@ -404,6 +408,7 @@ impl LogManager {
         let mut flush_timer = timer(intervals.flush_check_ms);
         let mut checkpoint_timer = timer(intervals.checkpoint_ms);
         let mut producer_timer = timer(intervals.producer_expiration_check_ms);
+        let mut retention_timer = timer(intervals.retention_check_ms);
         loop {
             tokio::select! {
                 _ = flush_timer.tick() => {
@@ -415,6 +420,11 @@ impl LogManager {
                     let expiration_ms = intervals.producer_id_expiration_ms;
                     // A scan of every partition's producers: off the async workers.
                     let _ = tokio::task::spawn_blocking(move || manager.remove_expired_producers(expiration_ms)).await;
+                }
+                _ = retention_timer.tick() => {
+                    let manager = Arc::clone(&self);
+                    // Rolls may create files: off the async workers.
+                    let _ = tokio::task::spawn_blocking(move || manager.apply_retention()).await;
                 }
                 _ = checkpoint_timer.tick() => self.write_checkpoints_off_runtime().await,
                 () = self.segments_synced.notified() => self.write_checkpoints_off_runtime().await,
@@ -440,6 +450,16 @@ impl LogManager {
             .sum();
         if removed > 0 {
             tracing::info!(removed, "expired idle idempotent producers");
+        }
+    }
+
+    /// Applies every partition's retention (see [`PartitionLog::apply_retention`]).
+    fn apply_retention(&self) {
+        let now_ms = self.clock.now_ms();
+        for log in self.all_partitions() {
+            if let Err(error) = log.apply_retention(now_ms) {
+                tracing::error!(partition = %log.topic_partition(), %error, "retention failed");
+            }
         }
     }
 

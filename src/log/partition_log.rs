@@ -32,6 +32,7 @@ use tokio::sync::watch;
 
 use super::leader_epoch::{EpochEndOffset, LeaderEpochCache};
 use super::producer_state::{self, AppendCheck, BatchSequence, ProducerStateManager};
+use super::retention::{RetentionLimits, SegmentSummary, segments_to_retire};
 use super::segment::{self, FileRegion, PreparedBatch, Segment, SegmentSlice, TimestampOffset};
 use crate::clock::Clock;
 use crate::config::topic::LogConfig;
@@ -228,6 +229,20 @@ impl LogState {
         assert_eq!(self.active.next_offset(), self.log_end_offset, "active segment ends the log");
     }
 
+    /// Moves the log start up to `offset` (never back), moves the first leader epoch with it
+    /// and retires the segments now wholly below it, deleted from `due_ms` on. Returns how
+    /// many segments were retired.
+    fn move_log_start(&mut self, offset: i64, due_ms: i64) -> Result<usize> {
+        let start = self.log_start_offset.max(offset);
+        let mut epochs = self.epochs.clone();
+        if epochs.truncate_from_start(start) {
+            epochs.write()?;
+        }
+        self.epochs = epochs;
+        self.log_start_offset = start;
+        Ok(self.retire_segments_below_start(due_ms))
+    }
+
     /// Takes every sealed segment wholly below the log start offset (the next segment starts
     /// at or before it) out of the log, to be deleted from `due_ms` on. The active segment
     /// always stays. Returns how many.
@@ -242,9 +257,9 @@ impl LogState {
             if next_base > self.log_start_offset {
                 break;
             }
+            // It stays in `unsynced` if there: a crash before the new start is checkpointed
+            // brings it back, and it must not come back torn below the recovery point.
             let segment = self.sealed.remove(&base).expect("first segment");
-            // Data below the start need not become durable.
-            self.unsynced.retain(|unsynced| !Arc::ptr_eq(unsynced, &segment));
             self.retired.push(RetiredSegment { due_ms, segment });
             retired += 1;
         }
@@ -761,20 +776,54 @@ impl PartitionLog {
                 log_end_offset: state.log_end_offset,
             });
         }
-        state.log_start_offset = state.log_start_offset.max(offset);
-        let start = state.log_start_offset;
-        if state.epochs.truncate_from_start(start) {
-            state.epochs.write()?;
-        }
-        let delay_ms = self.config().file_delete_delay_ms;
-        let retired =
-            state.retire_segments_below_start(self.clock.now_ms().saturating_add(delay_ms));
+        let due_ms = self.clock.now_ms().saturating_add(self.config().file_delete_delay_ms);
+        let retired = state.move_log_start(offset, due_ms)?;
         if retired > 0 {
-            tracing::info!(partition = %self.topic_partition, log_start_offset = start, segments = retired,
-                delay_ms, "segments below the log start retired");
+            tracing::info!(partition = %self.topic_partition, log_start_offset = state.log_start_offset,
+                segments = retired, "segments below the log start retired");
         }
         state.check_invariants();
         Ok(state.log_start_offset)
+    }
+
+    /// Retires the oldest segments `retention.ms` and `retention.bytes` breach, when
+    /// `cleanup.policy` includes `delete`, and moves the log start to the first segment kept
+    /// (see [`super::retention`]). If every segment goes, a fresh one is rolled first, so the
+    /// log keeps its end offset. Returns how many segments were retired.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize> {
+        let config = self.config();
+        let limits = RetentionLimits {
+            retention_ms: config.retention_ms,
+            retention_bytes: config.retention_bytes,
+        };
+        if !config.cleanup_delete || (limits.retention_ms < 0 && limits.retention_bytes < 0) {
+            return Ok(0);
+        }
+        let mut state = self.state.lock();
+        if state.closed.is_some() {
+            return Ok(0);
+        }
+        let summaries: Vec<SegmentSummary> = state
+            .segments()
+            .map(|segment| SegmentSummary {
+                size_bytes: segment.size(),
+                largest_timestamp_ms: segment.largest_timestamp_ms(),
+            })
+            .collect();
+        let Some((count, breach)) = segments_to_retire(&summaries, limits, now_ms) else {
+            return Ok(0);
+        };
+        if count == summaries.len() {
+            self.roll(&mut state, segment::RollReason::Retention, now_ms)?;
+        }
+        let first_kept =
+            state.segments().nth(count).map(Segment::base_offset).expect("a segment is kept");
+        let due_ms = now_ms.saturating_add(config.file_delete_delay_ms);
+        let retired = state.move_log_start(first_kept, due_ms)?;
+        tracing::info!(partition = %self.topic_partition, ?breach, segments = retired,
+            log_start_offset = state.log_start_offset, "retention retired segments");
+        state.check_invariants();
+        Ok(retired)
     }
 
     /// Deletes the files of retired segments whose delay has passed and that no reader or
@@ -879,8 +928,13 @@ fn load_leader_epochs<'a>(
     };
     changed |= epochs.truncate_from_end(log_end_offset);
     changed |= epochs.truncate_from_start(log_start_offset);
+    // The leader's current epoch starts at the log end at the latest: no batch can say
+    // otherwise, so this write need not be durable (a lost file is rebuilt).
+    let assigned = epochs.assign(SINGLE_NODE_LEADER_EPOCH, log_end_offset);
     if changed {
         epochs.write()?;
+    } else if assigned {
+        epochs.write_without_sync()?;
     }
     Ok(epochs)
 }

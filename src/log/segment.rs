@@ -74,6 +74,8 @@ pub enum RollReason {
     Time,
     IndexFull,
     OffsetOverflow,
+    /// Retention retires every segment, the active one included.
+    Retention,
 }
 
 /// A segment and its indexes.
@@ -254,6 +256,20 @@ impl Segment {
 
     pub fn max_timestamp(&self) -> i64 {
         self.max_timestamp
+    }
+
+    /// The timestamp retention judges this segment by: its largest record timestamp, or the
+    /// log file's modification time when no record has one (Kafka's `largestTimestamp`).
+    pub fn largest_timestamp_ms(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            return self.max_timestamp;
+        }
+        self.log
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|modified| modified.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
     }
 
     pub fn log_file(&self) -> &Arc<File> {

@@ -37,11 +37,14 @@ pub struct TargetCompression {
 const XERIAL_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
 const XERIAL_BLOCK_BYTES: usize = 32 * 1024;
 
-/// The batch rewritten in `target`'s codec, or `None` if it already uses it.
+/// The batch rewritten in `target`'s codec, or `None` if it already uses it. An
+/// uncompressed result larger than `max_message_bytes` is MESSAGE_TOO_LARGE before it is
+/// fully decompressed.
 pub fn recompress(
     batch: &[u8],
     header: &BatchHeader,
     target: TargetCompression,
+    max_message_bytes: usize,
 ) -> Result<Option<Bytes>> {
     let source = header
         .compression()
@@ -49,7 +52,21 @@ pub fn recompress(
     if source == target.codec {
         return Ok(None);
     }
-    let records = decompress(source, &batch[BATCH_HEADER_SIZE..], DECOMPRESSED_BATCH_BYTES_MAX)?;
+    let cap = if target.codec == Compression::None {
+        max_message_bytes.saturating_sub(BATCH_HEADER_SIZE).min(DECOMPRESSED_BATCH_BYTES_MAX)
+    } else {
+        DECOMPRESSED_BATCH_BYTES_MAX
+    };
+    let records =
+        decompress(source, &batch[BATCH_HEADER_SIZE..], cap).map_err(|error| match error {
+            Error::CorruptMessage(reason)
+                if target.codec == Compression::None
+                    && reason.contains("decompressed size exceeds") =>
+            {
+                Error::MessageTooLarge { size: cap.saturating_add(1), max: max_message_bytes }
+            }
+            other => other,
+        })?;
     check_records(&records, header)?;
     let compressed = compress(target, &records).map_err(|error| {
         Error::Internal(format!("{:?} compression failed: {error}", target.codec))
@@ -95,6 +112,7 @@ fn compress(target: TargetCompression, records: &[u8]) -> std::io::Result<Vec<u8
                 .block_size(lz4::BlockSize::Max64KB)
                 .block_mode(lz4::BlockMode::Independent)
                 .checksum(lz4::ContentChecksum::NoChecksum)
+                .block_checksum(lz4::liblz4::BlockChecksum::NoBlockChecksum)
                 .level(u32::try_from(target.level).unwrap_or(0))
                 .build(Vec::new())?;
             encoder.write_all(records)?;
@@ -152,7 +170,9 @@ mod tests {
         ] {
             let header = BatchHeader::parse(&previous).unwrap();
             let target = TargetCompression { codec, level };
-            let next = recompress(&previous, &header, target).unwrap().expect("a different codec");
+            let next = recompress(&previous, &header, target, usize::MAX)
+                .unwrap()
+                .expect("a different codec");
             let next_header = verify_stored_batch(&next).unwrap();
             assert_eq!(next_header.compression(), Some(codec));
             assert_eq!(records_of(&next), expected, "{codec:?}");
@@ -168,7 +188,7 @@ mod tests {
                 assert!(next.len() < plain.len() / 4, "{codec:?} compresses: {}", next.len());
             }
             assert!(
-                recompress(&next, &next_header, target).unwrap().is_none(),
+                recompress(&next, &next_header, target, usize::MAX).unwrap().is_none(),
                 "already {codec:?}"
             );
             previous = next;
@@ -185,6 +205,6 @@ mod tests {
         batch[23..27].copy_from_slice(&3i32.to_be_bytes());
         let header = BatchHeader::parse(&batch).unwrap();
         let target = TargetCompression { codec: Compression::Zstd, level: 3 };
-        assert!(recompress(&batch, &header, target).is_err());
+        assert!(recompress(&batch, &header, target, usize::MAX).is_err());
     }
 }

@@ -73,6 +73,7 @@ pub async fn start(config: BrokerConfig, clock: Clock) -> Result<RunningBroker> 
             checkpoint_ms: config.log_flush_offset_checkpoint_interval_ms,
             producer_expiration_check_ms: config.producer_id_expiration_check_interval_ms,
             producer_id_expiration_ms: config.producer_id_expiration_ms,
+            retention_check_ms: config.log_retention_check_interval_ms,
         },
         shutdown_receiver.clone(),
     ));

@@ -1106,7 +1106,7 @@ public final class RiffleCompat {
             "incrementalAlterConfigs DELETE log.retention.ms");
         ConfigEntry restored = scenario.get(admin.describeConfigs(List.of(broker)).all(), "describeConfigs after DELETE")
             .get(broker).get("log.retention.ms");
-        if (restored != null && restored.source() != ConfigEntry.ConfigSource.STATIC_BROKER_CONFIG
+        if (restored == null || restored.source() != ConfigEntry.ConfigSource.STATIC_BROKER_CONFIG
             && restored.source() != ConfigEntry.ConfigSource.DEFAULT_CONFIG) {
             throw new Failure("after DELETE log.retention.ms is " + restored);
         }
