@@ -903,8 +903,6 @@ fn check_timestamps(header: &BatchHeader, config: &LogConfig, now_ms: i64) -> Re
     }
 }
 
-/// Rebuilds the idempotent producers' state: the newest usable snapshot, then every batch
-/// header after it. Blocking.
 /// The leader-epoch cache as of the log just opened: its file, else rebuilt from every batch
 /// header; entries the log no longer holds are dropped (see [`super::leader_epoch`]).
 fn load_leader_epochs<'a>(
@@ -939,6 +937,8 @@ fn load_leader_epochs<'a>(
     Ok(epochs)
 }
 
+/// Rebuilds the idempotent producers' state: the newest usable snapshot, then every batch
+/// header after it. Blocking.
 fn rebuild_producer_state<'a>(
     options: &OpenLog,
     segments: impl Iterator<Item = &'a Segment>,
