@@ -25,11 +25,20 @@ use crate::metadata::{
     TopicSpec, TopicTarget,
 };
 
-/// The topic config defaults over the static configs and the dynamic ones in `image`.
-fn topic_defaults(config: &BrokerConfig, image: &MetadataImage) -> Result<TopicDefaults> {
+/// The topic config defaults over the static configs and the dynamic ones in `image`, with
+/// broker resource `replaced.0`'s dynamic configs taken as `replaced.1` if given.
+fn topic_defaults(
+    config: &BrokerConfig,
+    image: &MetadataImage,
+    replaced: Option<(&str, &BTreeMap<String, String>)>,
+) -> Result<TopicDefaults> {
+    let layer = |resource: &str| match replaced {
+        Some((name, next)) if name == resource => next.clone(),
+        _ => image.broker_configs(resource),
+    };
     TopicDefaults::from_layers(BrokerLayers {
-        dynamic_broker: image.broker_configs(&config.node_id.to_string()),
-        dynamic_default: image.broker_configs(""),
+        dynamic_broker: layer(&config.node_id.to_string()),
+        dynamic_default: layer(""),
         static_config: config.static_configs().clone(),
     })
 }
@@ -69,7 +78,7 @@ impl Broker {
         )?;
         let logs = Arc::new(LogManager::open(&config.data_dir, clock.clone())?);
         let image = metadata.image();
-        let topic_defaults = topic_defaults(&config, &image)?;
+        let topic_defaults = topic_defaults(&config, &image, None)?;
         for topic in image.topics.values() {
             let log_config = Arc::new(LogConfig::resolve(&topic_defaults, &topic.configs));
             logs.ensure_partitions(
@@ -359,12 +368,11 @@ impl Broker {
         let normalised = if name.is_empty() { String::new() } else { self.node_id().to_string() };
         let name = normalised.as_str();
         let _serialized = self.topic_changes.lock().await;
-        let current = self.metadata.image().broker_configs(name);
+        let image = self.metadata.image();
+        let current = image.broker_configs(name);
         let next = plan(&current)?;
         // The new defaults must resolve before anything is written.
-        let mut next_image = (*self.metadata.image()).clone();
-        next_image.broker_configs.insert(name.to_owned(), next.clone());
-        let defaults = topic_defaults(&self.config, &next_image)
+        let defaults = topic_defaults(&self.config, &image, Some((name, &next)))
             .map_err(|error| Error::InvalidRequest(error.message()))?;
         if validate_only || next == current {
             return Ok(());

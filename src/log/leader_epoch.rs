@@ -82,23 +82,23 @@ impl LeaderEpochCache {
         &self.entries
     }
 
-    pub fn latest_epoch(&self) -> Option<i32> {
-        self.entries.last().map(|entry| entry.epoch)
+    /// Whether [`Self::assign`] would change the cache. As Kafka's
+    /// `LeaderEpochFileCache.assign`: not when the latest entry has this epoch and starts no
+    /// later (every append of the current leader).
+    fn is_update_needed(&self, epoch: i32, start_offset: i64) -> bool {
+        epoch >= 0
+            && start_offset >= 0
+            && self
+                .entries
+                .last()
+                .is_none_or(|latest| latest.epoch != epoch || latest.start_offset > start_offset)
     }
 
     /// Records that `epoch` starts at `start_offset`, in memory only; returns whether the
-    /// cache changed. As Kafka's `LeaderEpochFileCache.assign`: nothing changes when the
-    /// latest entry has this epoch and starts no later; otherwise entries the new one
-    /// contradicts (an epoch at least as new, or a start at least as late) are dropped, as
-    /// after a truncation, and the new entry is added last.
+    /// cache changed. Entries the new one contradicts (an epoch at least as new, or a start
+    /// at least as late) are dropped, as after a truncation, and the new entry is added last.
     pub fn assign(&mut self, epoch: i32, start_offset: i64) -> bool {
-        if epoch < 0 || start_offset < 0 {
-            return false;
-        }
-        if let Some(latest) = self.entries.last()
-            && latest.epoch == epoch
-            && latest.start_offset <= start_offset
-        {
+        if !self.is_update_needed(epoch, start_offset) {
             return false;
         }
         let before = self.entries.len();
@@ -113,11 +113,13 @@ impl LeaderEpochCache {
 
     /// Adds `epoch` at `start_offset` (see [`Self::assign`]) and, if that changed the
     /// cache, writes the file before returning. If the write fails, the cache is as before.
+    /// Called on every append: the common case (no change) neither allocates nor writes.
     pub fn assign_and_write(&mut self, epoch: i32, start_offset: i64) -> io::Result<()> {
-        let before = self.entries.clone();
-        if !self.assign(epoch, start_offset) {
+        if !self.is_update_needed(epoch, start_offset) {
             return Ok(());
         }
+        let before = self.entries.clone();
+        self.assign(epoch, start_offset);
         self.write().inspect_err(|_| self.entries = before)
     }
 

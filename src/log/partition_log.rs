@@ -327,7 +327,7 @@ impl PartitionLog {
             .unwrap_or(first_base);
         let segments = loaded.sealed.values().map(AsRef::as_ref).chain([&loaded.active]);
         let epochs = load_leader_epochs(&options, segments, log_start_offset, log_end_offset)?;
-        let state = LogState {
+        let mut state = LogState {
             sealed: loaded.sealed,
             active: loaded.active,
             log_start_offset,
@@ -344,7 +344,6 @@ impl PartitionLog {
             retired: Vec::new(),
         };
         // Segments wholly below the start (DeleteRecords before a restart) go at once.
-        let mut state = state;
         state.retire_segments_below_start(now_ms);
         for retired in std::mem::take(&mut state.retired) {
             retired.segment.delete_files(&options.dir);
