@@ -119,6 +119,11 @@ impl Broker {
         &self.metadata
     }
 
+    /// The broker's wall clock (manual in tests).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     pub fn logs(&self) -> &Arc<LogManager> {
         &self.logs
     }

@@ -325,6 +325,15 @@ pub fn broker_documentation(name: &str) -> &'static str {
             "How long an idle idempotent producer's state is kept in each partition."
         }
         "log.retention.check.interval.ms" => "How often retention deletes old segments.",
+        "log.cleaner.enable" => "Run the log cleaner, which compacts compacted topics.",
+        "log.cleaner.dedupe.buffer.size" => {
+            "Memory for the cleaner's map of latest offsets by key."
+        }
+        "log.cleaner.io.buffer.load.factor" => "How full the cleaner's key map may get.",
+        "log.cleaner.io.max.bytes.per.second" => {
+            "The cleaner's read and write rate, in bytes per second."
+        }
+        "log.cleaner.backoff.ms" => "How long the cleaner sleeps when no log needs cleaning.",
         "producer.id.expiration.check.interval.ms" => {
             "How often expired producer state is removed."
         }

@@ -101,8 +101,36 @@ pub struct BrokerConfig {
     pub producer_id_expiration_check_interval_ms: u64,
     pub topic_defaults: TopicDefaults,
     pub groups: GroupConfig,
+    pub cleaner: CleanerConfig,
     /// The known keys as given (file, flags, overrides), for DescribeConfigs.
     raw: BTreeMap<String, String>,
+}
+
+/// The log cleaner's settings (Kafka's `log.cleaner.*` keys; see [`crate::log::cleaner`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CleanerConfig {
+    /// `log.cleaner.enable`.
+    pub enable: bool,
+    /// `log.cleaner.dedupe.buffer.size`: the key map's memory budget.
+    pub dedupe_buffer_bytes: usize,
+    /// `log.cleaner.io.buffer.load.factor`: how full the key map may get.
+    pub dedupe_load_factor: f64,
+    /// `log.cleaner.io.max.bytes.per.second`: the cleaner's read plus write rate.
+    pub io_max_bytes_per_second: f64,
+    /// `log.cleaner.backoff.ms`: the pause when no log needs cleaning.
+    pub backoff_ms: u64,
+}
+
+impl Default for CleanerConfig {
+    fn default() -> Self {
+        Self {
+            enable: true,
+            dedupe_buffer_bytes: 128 * 1024 * 1024,
+            dedupe_load_factor: 0.9,
+            io_max_bytes_per_second: f64::MAX,
+            backoff_ms: 15_000,
+        }
+    }
 }
 
 /// The group coordinator's settings (Kafka's `group.*` and `offsets.*` keys).
@@ -158,6 +186,11 @@ const BROKER_KEYS: &[&str] = &[
     "offsets.retention.minutes",
     "offsets.retention.check.interval.ms",
     "offset.metadata.max.bytes",
+    "log.cleaner.enable",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.load.factor",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.cleaner.backoff.ms",
 ];
 
 impl BrokerConfig {
@@ -271,6 +304,7 @@ impl BrokerConfig {
             )?,
             topic_defaults: TopicDefaults::from_broker_properties(properties)?,
             groups: group_config(&get)?,
+            cleaner: cleaner_config(&get)?,
             raw: properties
                 .iter()
                 .filter(|(key, _)| is_known_key(key))
@@ -363,6 +397,17 @@ impl BrokerConfig {
                 "offset.metadata.max.bytes" => {
                     (Int, Some(groups.offset_metadata_max_bytes.to_string()))
                 }
+                "log.cleaner.enable" => (Boolean, Some(self.cleaner.enable.to_string())),
+                "log.cleaner.dedupe.buffer.size" => {
+                    (Long, Some(self.cleaner.dedupe_buffer_bytes.to_string()))
+                }
+                "log.cleaner.io.buffer.load.factor" => {
+                    (ConfigType::Double, Some(java_double(self.cleaner.dedupe_load_factor)))
+                }
+                "log.cleaner.io.max.bytes.per.second" => {
+                    (ConfigType::Double, Some(java_double(self.cleaner.io_max_bytes_per_second)))
+                }
+                "log.cleaner.backoff.ms" => (Long, Some(self.cleaner.backoff_ms.to_string())),
                 other => unreachable!("{other} is in BROKER_KEYS but not described"),
             }
         };
@@ -452,6 +497,57 @@ fn group_config<'a>(get: &Lookup<'a>) -> Result<GroupConfig, ConfigError> {
             0..=i64::from(i16::MAX),
         )?,
     })
+}
+
+fn cleaner_config<'a>(get: &Lookup<'a>) -> Result<CleanerConfig, ConfigError> {
+    let defaults = CleanerConfig::default();
+    Ok(CleanerConfig {
+        enable: boolean(get(&["log.cleaner.enable"]), defaults.enable)?,
+        dedupe_buffer_bytes: number(
+            get(&["log.cleaner.dedupe.buffer.size"]),
+            defaults.dedupe_buffer_bytes,
+            1..=i64::MAX,
+        )?,
+        dedupe_load_factor: double(
+            get(&["log.cleaner.io.buffer.load.factor"]),
+            defaults.dedupe_load_factor,
+            |factor| factor > 0.0 && factor <= 1.0,
+            "must be in (0, 1]",
+        )?,
+        io_max_bytes_per_second: double(
+            get(&["log.cleaner.io.max.bytes.per.second"]),
+            defaults.io_max_bytes_per_second,
+            |rate| rate > 0.0,
+            "must be positive",
+        )?,
+        backoff_ms: number(get(&["log.cleaner.backoff.ms"]), defaults.backoff_ms, 0..=i64::MAX)?,
+    })
+}
+
+/// A double as Java's `Double.toString` writes the values used here (`0.9`,
+/// `1.7976931348623157E308`).
+fn java_double(value: f64) -> String {
+    if value == f64::MAX {
+        return "1.7976931348623157E308".into();
+    }
+    let text = value.to_string();
+    if text.contains('.') { text } else { format!("{text}.0") }
+}
+
+fn double(
+    entry: Option<(&str, &String)>,
+    default: f64,
+    valid: impl Fn(f64) -> bool,
+    reason: &str,
+) -> Result<f64, ConfigError> {
+    let Some((key, value)) = entry else {
+        return Ok(default);
+    };
+    let parsed: f64 = value.trim().parse().map_err(|_| invalid(key, value, "not a number"))?;
+    if !parsed.is_finite() || !valid(parsed) {
+        return Err(invalid(key, value, reason));
+    }
+    Ok(parsed)
 }
 
 fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {

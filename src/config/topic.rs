@@ -497,6 +497,13 @@ pub struct LogConfig {
     pub cleanup_delete: bool,
     /// `cleanup.policy` includes `compact`.
     pub cleanup_compact: bool,
+    /// `delete.retention.ms`: how long a tombstone stays after the cleaner first keeps it.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms` and `max.compaction.lag.ms`.
+    pub min_compaction_lag_ms: i64,
+    pub max_compaction_lag_ms: i64,
 }
 
 impl LogConfig {
@@ -535,6 +542,24 @@ impl LogConfig {
             }),
             cleanup_delete: policy(value("cleanup.policy"), "delete"),
             cleanup_compact: policy(value("cleanup.policy"), "compact"),
+            delete_retention_ms: number("delete.retention.ms"),
+            min_cleanable_dirty_ratio: value("min.cleanable.dirty.ratio")
+                .trim()
+                .parse()
+                .expect("validated number"),
+            min_compaction_lag_ms: number("min.compaction.lag.ms"),
+            max_compaction_lag_ms: number("max.compaction.lag.ms"),
+        }
+    }
+
+    /// How long the active segment may live: `segment.ms`, or less on a compacted topic
+    /// whose `max.compaction.lag.ms` is shorter (KIP-354: a record cannot be compacted
+    /// while its segment is active).
+    pub fn max_segment_ms(&self) -> i64 {
+        if self.cleanup_compact {
+            self.segment_ms.min(self.max_compaction_lag_ms)
+        } else {
+            self.segment_ms
         }
     }
 

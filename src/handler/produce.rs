@@ -10,6 +10,9 @@
 //! runs on the request's task: it is the only CPU-heavy step of a produce, and only topics
 //! that ask for it pay.
 //!
+//! A compacted topic (`cleanup.policy` with `compact`) refuses records without a key
+//! (INVALID_RECORD), as Kafka does.
+//!
 //! Versions 0-2 are advertised (old librdkafka checks for them) but close the connection if
 //! sent; see [`crate::protocol::versions`].
 
@@ -181,6 +184,9 @@ fn append(
         }
         None => (records, header),
     };
+    if config.cleanup_compact {
+        check_keys(records, &topic.name, partition)?;
+    }
     let info = log.append(records, &header).inspect_err(|error| {
         tracing::info!(topic = topic.name.as_str(), partition, producer_id = header.producer_id, %error, "append refused");
     })?;
@@ -197,6 +203,24 @@ fn append(
         context.broker.logs().request_flush(&log);
     }
     Ok((log, info))
+}
+
+/// A compacted topic keeps the latest record per key, so every record needs one: Kafka's
+/// `LogValidator` refuses the batch otherwise (INVALID_RECORD). A compressed batch is
+/// decompressed (capped) to look.
+fn check_keys(batch: &[u8], topic: &str, partition: i32) -> Result<()> {
+    let mut keyless = false;
+    crate::protocol::records::visit_records(batch, |record| {
+        keyless = record.key.is_none();
+        if keyless { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+    })?;
+    if keyless {
+        tracing::warn!(topic, partition, "refused a record without a key on a compacted topic");
+        return Err(Error::InvalidRecord(format!(
+            "Compacted topic cannot accept message without key in topic partition {topic}-{partition}."
+        )));
+    }
+    Ok(())
 }
 
 fn partition_response(index: i32, result: Result<AppendInfo>) -> PartitionProduceResponse {

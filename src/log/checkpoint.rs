@@ -23,6 +23,8 @@ use crate::types::TopicPartition;
 
 pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset-checkpoint";
+/// Each compacted log's first dirty offset (see `crate::log::cleaner`).
+pub const CLEANER_OFFSET_FILE: &str = "cleaner-offset-checkpoint";
 const VERSION: &str = "0";
 
 /// Replaces `path` with `contents` so that a crash leaves either the old or the new file.

@@ -201,6 +201,17 @@ impl<E: IndexEntry> IndexFile<E> {
         }
     }
 
+    /// Renames the index file to `target` and follows it there (a rename changes the file's
+    /// change time, part of a sealed index's identity).
+    pub fn rename(&mut self, target: &Path) -> io::Result<()> {
+        std::fs::rename(&self.path, target)?;
+        if let Entries::Sealed { identity, .. } = &mut self.entries {
+            *identity = FileIdentity::of(&File::open(target)?)?;
+        }
+        self.path = target.to_owned();
+        Ok(())
+    }
+
     /// Persists every entry, drops them from memory and closes the file.
     pub fn seal(&mut self) -> io::Result<()> {
         self.persist()?;

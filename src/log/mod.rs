@@ -6,6 +6,7 @@
 //!   .kafka_cleanshutdown                  present only between a clean shutdown and the next start
 //!   recovery-point-offset-checkpoint      per partition: offsets below are fsynced
 //!   log-start-offset-checkpoint           per partition: first available offset
+//!   cleaner-offset-checkpoint             per compacted partition: first dirty offset
 //!   __cluster_metadata-0/                 the metadata log (crate::metadata)
 //!   <topic>-<partition>/
 //!     partition.metadata                  "version: 0\ntopic_id: <base64 uuid>\n"
@@ -22,6 +23,7 @@
 //! the flush, retention and segment-deletion timers and writes the checkpoint files.
 
 pub mod checkpoint;
+pub mod cleaner;
 pub mod flusher;
 pub mod index;
 pub mod leader_epoch;
@@ -82,6 +84,7 @@ struct StartupState {
     clean_shutdown: bool,
     recovery_points: HashMap<TopicPartition, i64>,
     log_start_offsets: HashMap<TopicPartition, i64>,
+    cleaner_offsets: HashMap<TopicPartition, i64>,
 }
 
 /// At most this many threads open one topic's partitions at once.
@@ -120,6 +123,7 @@ impl LogManager {
             clean_shutdown,
             recovery_points: read_checkpoint(checkpoint::RECOVERY_POINT_FILE),
             log_start_offsets: read_checkpoint(checkpoint::LOG_START_OFFSET_FILE),
+            cleaner_offsets: read_checkpoint(checkpoint::CLEANER_OFFSET_FILE),
         };
         tracing::info!(data_dir = %data_dir.display(), clean_shutdown, "opening logs");
         let segments_synced = Arc::new(tokio::sync::Notify::new());
@@ -273,6 +277,8 @@ impl LogManager {
         })?;
         if !known {
             write_partition_metadata(&dir, topic_id)?;
+        } else if let Some(&offset) = self.startup.cleaner_offsets.get(log.topic_partition()) {
+            log.set_cleaner_checkpoint(offset);
         }
         Ok((log, !known))
     }
@@ -364,6 +370,10 @@ impl LogManager {
         checkpoint::write(
             &self.data_dir.join(checkpoint::LOG_START_OFFSET_FILE),
             &log_start_offsets,
+        )?;
+        checkpoint::write(
+            &self.data_dir.join(checkpoint::CLEANER_OFFSET_FILE),
+            &cleaner::checkpoint_entries(&logs),
         )?;
         Ok(())
     }

@@ -21,10 +21,10 @@
 //! headers without it; the records themselves are sent from the file ([`FileRegion`]).
 //! fsync happens without the lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -143,7 +143,46 @@ pub struct PartitionLog {
     durability: watch::Sender<Durability>,
     /// Set while the partition waits in the flusher's queue.
     flush_queued: AtomicBool,
+    /// The log cleaner's first dirty offset (everything below is compacted), -1 when unknown;
+    /// kept in `cleaner-offset-checkpoint`.
+    cleaner_checkpoint: AtomicI64,
+    /// The latest delete horizon of the tombstones the cleaner kept (-1: none): once it has
+    /// passed, a cleaning pass can remove them.
+    latest_delete_horizon_ms: AtomicI64,
 }
+
+/// What the log cleaner may work on, taken under the partition lock (see
+/// [`super::cleaner`]).
+#[derive(Debug, Clone)]
+pub struct CleaningView {
+    pub log_start_offset: i64,
+    /// The first offset not yet compacted, within the log.
+    pub first_dirty_offset: i64,
+    /// The sealed segments already fsynced, in offset order: the active segment and
+    /// segments still waiting for their fsync are never cleaned.
+    pub segments: Vec<Arc<Segment>>,
+    /// Each idempotent producer's last batch's last offset: that batch is kept, even empty.
+    pub producer_last_offsets: HashMap<i64, i64>,
+}
+
+/// The steps of a cleaned segment's swap into the log, after which a test may stop it as a
+/// crash would ([`PartitionLog::replace_segments`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwapStep {
+    /// The cleaned segment is written and fsynced; nothing is renamed yet.
+    Written,
+    /// The cleaned files were renamed to `.swap`: the replacement is committed.
+    Swapped,
+    /// The replaced segments' files were renamed to `.deleted`.
+    OldRenamed,
+    /// The swap files took their final names and the log uses the new segment.
+    Installed,
+}
+
+/// Suffixes of a cleaned segment's files on their way into the log.
+pub const CLEANED_SUFFIX: &str = ".cleaned";
+pub const SWAP_SUFFIX: &str = ".swap";
+pub const DELETED_SUFFIX: &str = ".deleted";
 
 #[derive(Debug)]
 struct LogState {
@@ -361,7 +400,153 @@ impl PartitionLog {
             high_watermark,
             durability,
             flush_queued: AtomicBool::new(false),
+            cleaner_checkpoint: AtomicI64::new(-1),
+            latest_delete_horizon_ms: AtomicI64::new(-1),
         })
+    }
+
+    /// The cleaner's first dirty offset as last recorded, -1 when unknown.
+    pub fn cleaner_checkpoint(&self) -> i64 {
+        self.cleaner_checkpoint.load(Ordering::Acquire)
+    }
+
+    pub fn set_cleaner_checkpoint(&self, offset: i64) {
+        self.cleaner_checkpoint.store(offset, Ordering::Release);
+    }
+
+    /// The latest delete horizon of kept tombstones, -1 when none.
+    pub fn latest_delete_horizon_ms(&self) -> i64 {
+        self.latest_delete_horizon_ms.load(Ordering::Acquire)
+    }
+
+    pub fn set_latest_delete_horizon_ms(&self, horizon_ms: i64) {
+        self.latest_delete_horizon_ms.store(horizon_ms, Ordering::Release);
+    }
+
+    /// What the cleaner may compact now; `None` once the log is closed.
+    pub fn cleaning_view(&self) -> Option<CleaningView> {
+        let state = self.state.lock();
+        if state.closed.is_some() {
+            return None;
+        }
+        let segments: Vec<Arc<Segment>> = state
+            .sealed
+            .values()
+            .take_while(|segment| {
+                segment.next_offset() <= state.recovery_point
+                    && !state.unsynced.iter().any(|unsynced| Arc::ptr_eq(unsynced, segment))
+            })
+            .cloned()
+            .collect();
+        let producer_last_offsets = state
+            .producers
+            .producers()
+            .into_iter()
+            .filter_map(|(id, entry)| entry.batches().last().map(|batch| (id, batch.last_offset)))
+            .collect();
+        let checkpoint = self.cleaner_checkpoint();
+        let first_dirty_offset =
+            if (state.log_start_offset..=state.log_end_offset).contains(&checkpoint) {
+                checkpoint
+            } else {
+                state.log_start_offset
+            };
+        Some(CleaningView {
+            log_start_offset: state.log_start_offset,
+            first_dirty_offset,
+            segments,
+            producer_last_offsets,
+        })
+    }
+
+    /// Swaps `cleaned` (written with [`CLEANED_SUFFIX`] names, sealed and fsynced) into the
+    /// log in place of `old`, the consecutive segments it was cleaned from, following the
+    /// protocol in [`super::cleaner`]. Returns false, with the cleaned files removed, when
+    /// the log changed meanwhile (a replaced segment was retired, or the log closed).
+    /// Renames and directory fsyncs happen under the partition lock, so a deletion of the
+    /// topic (which closes the log under it first) never sees half a swap; readers holding a
+    /// replaced segment keep reading its open file. `crash_after` stops the swap after a
+    /// step, leaving the files as a crash would (tests).
+    pub fn replace_segments(
+        &self,
+        old: &[Arc<Segment>],
+        mut cleaned: Segment,
+        crash_after: Option<SwapStep>,
+    ) -> Result<bool> {
+        let base = cleaned.base_offset();
+        assert_eq!(old.first().map(|segment| segment.base_offset()), Some(base));
+        let mut state = self.state.lock();
+        let intact = state.closed.is_none()
+            && old.iter().all(|segment| {
+                state
+                    .sealed
+                    .get(&segment.base_offset())
+                    .is_some_and(|current| Arc::ptr_eq(current, segment))
+            });
+        if !intact {
+            drop(state);
+            super::segment::delete_segment_files(&self.dir, base, CLEANED_SUFFIX)?;
+            return Ok(false);
+        }
+        if crash_after == Some(SwapStep::Written) {
+            return Ok(true);
+        }
+        if let Err(error) = cleaned.rename_files(&self.dir, CLEANED_SUFFIX, SWAP_SUFFIX) {
+            // The log file is renamed last: without its `.swap` nothing is committed.
+            drop(state);
+            for suffix in [CLEANED_SUFFIX, SWAP_SUFFIX] {
+                super::segment::delete_segment_files(&self.dir, base, suffix)?;
+            }
+            return Err(Error::Storage(error));
+        }
+        let swapped = self.finish_swap(&mut state, old, cleaned, crash_after);
+        if let Err(error) = &swapped {
+            // Committed but not installed: the next start finishes the swap from the files.
+            tracing::error!(partition = %self.topic_partition, %error, "swapping a cleaned segment in failed; partition closed");
+            state.closed = Some(Closed::Failed(format!("segment swap failed: {error}")));
+        }
+        drop(state);
+        if !swapped? {
+            return Ok(true);
+        }
+        super::checkpoint::sync_dir(&self.dir)?;
+        for segment in old {
+            super::segment::delete_segment_files(&self.dir, segment.base_offset(), DELETED_SUFFIX)?;
+        }
+        Ok(true)
+    }
+
+    /// The swap's steps after the commit; false when `crash_after` stopped it.
+    fn finish_swap(
+        &self,
+        state: &mut LogState,
+        old: &[Arc<Segment>],
+        mut cleaned: Segment,
+        crash_after: Option<SwapStep>,
+    ) -> Result<bool> {
+        super::checkpoint::sync_dir(&self.dir)?;
+        if crash_after == Some(SwapStep::Swapped) {
+            return Ok(false);
+        }
+        for segment in old {
+            super::segment::rename_segment_files(
+                &self.dir,
+                segment.base_offset(),
+                "",
+                DELETED_SUFFIX,
+            )?;
+        }
+        super::checkpoint::sync_dir(&self.dir)?;
+        if crash_after == Some(SwapStep::OldRenamed) {
+            return Ok(false);
+        }
+        cleaned.rename_files(&self.dir, SWAP_SUFFIX, "")?;
+        for segment in old {
+            state.sealed.remove(&segment.base_offset());
+        }
+        state.sealed.insert(cleaned.base_offset(), Arc::new(cleaned));
+        state.check_invariants();
+        Ok(crash_after != Some(SwapStep::Installed))
     }
 
     pub fn topic_partition(&self) -> &TopicPartition {

@@ -28,6 +28,7 @@ pub(super) struct LoadedSegments {
 }
 
 pub(super) fn load_segments(options: &OpenLog, now_ms: i64) -> Result<LoadedSegments> {
+    complete_interrupted_swaps(options)?;
     let bases = list_segment_bases(&options.dir)?;
     let Some(&first_base) = bases.first() else {
         let base = options.log_start_offset.unwrap_or(0).max(0);
@@ -102,6 +103,49 @@ pub(super) fn delete_all_segments(dir: &Path) -> io::Result<()> {
     super::checkpoint::sync_dir(dir)
 }
 
+/// Finishes a cleaner's segment replacement that a crash interrupted (the protocol is in
+/// [`super::cleaner`]). A `<base>.log.swap` file is a complete, fsynced cleaned segment that
+/// replaces every segment whose records it covers: those with a base offset from `base` to
+/// the swap's last offset are deleted, then the swap's files take their final names. An old
+/// segment past the swap's last offset, emptied by the cleaning, may survive; its records are
+/// all ones the cleaning found superseded, so keeping them loses nothing and duplicates no
+/// offset. Leftover `.cleaned` files, and index `.swap` files without their log, are removed
+/// by [`list_segment_bases`].
+fn complete_interrupted_swaps(options: &OpenLog) -> io::Result<()> {
+    let mut swaps = Vec::new();
+    let mut regular = Vec::new();
+    for entry in std::fs::read_dir(&options.dir)? {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((stem, extension)) = name.split_once('.') else { continue };
+        let Some(base) = (stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten() else {
+            continue;
+        };
+        match extension {
+            "log.swap" => swaps.push(base),
+            "log" | "index" | "timeindex" => regular.push(base),
+            _ => {}
+        }
+    }
+    if swaps.is_empty() {
+        return Ok(());
+    }
+    swaps.sort_unstable();
+    regular.sort_unstable();
+    regular.dedup();
+    for base in swaps {
+        let swap_log = options.dir.join(super::segment::file_name(base, "log.swap"));
+        let last_offset = super::segment::last_offset_in_file(&swap_log)?.unwrap_or(base);
+        for &old in regular.iter().filter(|old| (base..=last_offset.max(base)).contains(*old)) {
+            super::segment::delete_segment_files(&options.dir, old, "")?;
+        }
+        super::segment::rename_segment_files(&options.dir, base, ".swap", "")?;
+        tracing::warn!(partition = %options.topic_partition, base_offset = base, last_offset,
+            "completed a cleaned segment's swap interrupted by a crash");
+    }
+    super::checkpoint::sync_dir(&options.dir)
+}
+
 fn delete_later_segments(options: &OpenLog, bases: &[i64]) -> io::Result<()> {
     for &base in bases {
         tracing::warn!(partition = %options.topic_partition, base_offset = base, "deleting a segment after a corrupt one");
@@ -136,7 +180,11 @@ fn list_segment_bases(dir: &Path) -> io::Result<Vec<i64>> {
         match (base, extension) {
             (Some(base), "log") => logs.push(base),
             (Some(base), "index" | "timeindex") => indexes.push((base, path)),
-            (_, extension) if extension.ends_with("tmp") || extension.ends_with("deleted") => {
+            (_, extension)
+                if ["tmp", "deleted", "cleaned", "swap"]
+                    .iter()
+                    .any(|suffix| extension.ends_with(suffix)) =>
+            {
                 remove_if_present(&path)?;
             }
             _ => {}

@@ -43,6 +43,61 @@ fn time_index_path(dir: &Path, base_offset: i64) -> PathBuf {
     dir.join(file_name(base_offset, "timeindex"))
 }
 
+/// The extensions of a segment's files, the log last: renames of a whole segment go in this
+/// order, so the log file's name is the one that commits (see [`super::cleaner`]).
+pub const SEGMENT_EXTENSIONS: [&str; 3] = ["index", "timeindex", "log"];
+
+/// `path` with `suffix` appended (`.cleaned`, `.swap`, `.deleted`), or as it is for "".
+fn with_suffix(path: PathBuf, suffix: &str) -> PathBuf {
+    if suffix.is_empty() {
+        return path;
+    }
+    let mut name = path.into_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Renames the files of the segment at `base_offset` from `from` to `to` suffixes, in
+/// [`SEGMENT_EXTENSIONS`] order; missing files are skipped. For a segment no longer in use
+/// (its readers fall back from its indexes, see [`Segment::index_position`]).
+pub fn rename_segment_files(dir: &Path, base_offset: i64, from: &str, to: &str) -> io::Result<()> {
+    for extension in SEGMENT_EXTENSIONS {
+        let path = dir.join(file_name(base_offset, extension));
+        let source = with_suffix(path.clone(), from);
+        match std::fs::rename(&source, with_suffix(path, to)) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The last offset of the last whole batch in the segment log file at `path`; `None` when
+/// it holds no batch.
+pub fn last_offset_in_file(path: &Path) -> io::Result<Option<i64>> {
+    let file = File::open(path)?;
+    let end = file.metadata()?.len();
+    let (mut position, mut last) = (0, None);
+    while let Some(header) = read_header(&file, position, end)? {
+        last = Some(header.last_offset());
+        position += header_size(&header);
+    }
+    Ok(last)
+}
+
+/// Deletes the files of the segment at `base_offset` that carry `suffix`; missing files are
+/// skipped.
+pub fn delete_segment_files(dir: &Path, base_offset: i64, suffix: &str) -> io::Result<()> {
+    for extension in SEGMENT_EXTENSIONS {
+        let path = with_suffix(dir.join(file_name(base_offset, extension)), suffix);
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A record's offset and timestamp found by a timestamp search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimestampOffset {
@@ -105,14 +160,38 @@ pub struct Segment {
 impl Segment {
     /// Creates an empty segment, replacing any files of the same base offset.
     pub fn create(dir: &Path, base_offset: i64, now_ms: i64) -> io::Result<Self> {
-        let log = open_log(&log_path(dir, base_offset), true)?;
+        Self::create_with_suffix(dir, base_offset, "", now_ms)
+    }
+
+    /// Creates an empty segment whose file names carry `suffix` (the cleaner writes
+    /// `.cleaned` segments, then renames them with [`Segment::rename_files`]).
+    pub fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+        now_ms: i64,
+    ) -> io::Result<Self> {
+        let log = open_log(&with_suffix(log_path(dir, base_offset), suffix), true)?;
         log.set_len(0)?;
-        Ok(Self::assemble(
-            base_offset,
-            Arc::new(log),
-            Self::fresh_indexes(dir, base_offset)?,
-            now_ms,
-        ))
+        let indexes = (
+            IndexFile::create(&with_suffix(index_path(dir, base_offset), suffix))?,
+            IndexFile::create(&with_suffix(time_index_path(dir, base_offset), suffix))?,
+        );
+        Ok(Self::assemble(base_offset, Arc::new(log), indexes, now_ms))
+    }
+
+    /// Renames this segment's files from the `from` to the `to` suffix, in
+    /// [`SEGMENT_EXTENSIONS`] order; its indexes follow their files.
+    pub fn rename_files(&mut self, dir: &Path, from: &str, to: &str) -> io::Result<()> {
+        let base = self.base_offset;
+        let index_target = with_suffix(index_path(dir, base), to);
+        let time_index_target = with_suffix(time_index_path(dir, base), to);
+        self.offset_index.rename(&index_target)?;
+        self.time_index.rename(&time_index_target)?;
+        std::fs::rename(
+            with_suffix(log_path(dir, base), from),
+            with_suffix(log_path(dir, base), to),
+        )
     }
 
     /// A segment with no batches indexed yet, over the given files.
@@ -258,6 +337,12 @@ impl Segment {
         self.max_timestamp
     }
 
+    /// The first batch's largest timestamp, if the segment has a batch
+    /// (`max.compaction.lag.ms` is measured from it).
+    pub fn first_batch_timestamp(&self) -> Option<i64> {
+        self.first_batch_timestamp
+    }
+
     /// The timestamp retention judges this segment by: its largest record timestamp, or the
     /// log file's modification time when no record has one (Kafka's `largestTimestamp`).
     pub fn largest_timestamp_ms(&self) -> i64 {
@@ -293,7 +378,7 @@ impl Segment {
             Some(first) if first >= 0 => batch.max_timestamp.saturating_sub(first),
             _ => now_ms.saturating_sub(self.created_ms),
         };
-        if waited_ms > config.segment_ms.saturating_sub(self.jitter_ms(config)) {
+        if waited_ms > config.max_segment_ms().saturating_sub(self.jitter_ms(config)) {
             return Some(RollReason::Time);
         }
         let max_entries = usize::try_from(config.segment_index_bytes).unwrap_or(usize::MAX);
@@ -423,10 +508,27 @@ impl Segment {
     }
 
     /// The position to start scanning from for `offset`: that of the last indexed batch whose
-    /// last offset is at most `offset`, or 0.
+    /// last offset is at most `offset`, or 0. A segment the cleaner replaced has lost its
+    /// index files while a reader may still hold it: the reader then scans its log file (still
+    /// open, still whole) from the start.
     pub fn index_position(&self, offset: i64) -> io::Result<u64> {
         let relative = (offset - self.base_offset).max(0);
-        Ok(self.offset_index.floor(relative)?.map_or(0, |entry| u64::from(entry.position)))
+        match self.offset_index.floor(relative) {
+            Ok(entry) => Ok(entry.map_or(0, |entry| u64::from(entry.position))),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                tracing::debug!(
+                    base_offset = self.base_offset,
+                    "index replaced; scanning the segment"
+                );
+                Ok(0)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads the whole batches of a sealed segment in order, from the first.
+    pub fn batch_reader(&self) -> BatchReader {
+        BatchReader { log: Arc::clone(&self.log), position: 0, end: self.size }
     }
 
     /// Calls `visit` with the header of every batch whose last offset is at or after `offset`,
@@ -454,7 +556,10 @@ impl Segment {
         timestamp: i64,
         starting_offset: i64,
     ) -> io::Result<TimestampSearch> {
-        let indexed = self.time_index.floor(timestamp)?;
+        let indexed = match self.time_index.floor(timestamp) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            indexed => indexed?,
+        };
         let from_offset = indexed
             .map_or(self.base_offset, |entry| self.base_offset + i64::from(entry.relative_offset))
             .max(starting_offset);
@@ -587,6 +692,26 @@ impl TimestampSearch {
             position += header_size(&header);
         }
         Ok(None)
+    }
+}
+
+/// Whole batches of a segment, read one at a time (the cleaner's input).
+#[derive(Debug)]
+pub struct BatchReader {
+    log: Arc<File>,
+    position: u64,
+    end: u64,
+}
+
+impl BatchReader {
+    /// The next batch and its header; `None` at the end.
+    pub fn next_batch(&mut self) -> io::Result<Option<(BatchHeader, Bytes)>> {
+        let Some(header) = read_header(&self.log, self.position, self.end)? else {
+            return Ok(None);
+        };
+        let batch = read_batch(&self.log, self.position, &header)?;
+        self.position += header_size(&header);
+        Ok(Some((header, batch)))
     }
 }
 

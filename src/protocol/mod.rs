@@ -6,6 +6,7 @@
 //! `[i32 size][ResponseHeader][body]`, the header at the version the API's schema dictates
 //! (ApiVersions always uses header v0 so a client can parse a downgrade answer).
 
+pub mod compaction;
 pub mod fetch_response;
 pub mod guard;
 pub mod recompress;

@@ -33,6 +33,19 @@ pub struct TargetCompression {
     pub level: i32,
 }
 
+impl TargetCompression {
+    /// `codec` at Kafka's default level for it (gzip -1, lz4 9, zstd 3).
+    pub fn default_level(codec: Compression) -> Self {
+        let level = match codec {
+            Compression::Gzip => -1,
+            Compression::Lz4 => 9,
+            Compression::Zstd => 3,
+            Compression::None | Compression::Snappy => 0,
+        };
+        Self { codec, level }
+    }
+}
+
 /// The xerial snappy-java stream header: magic, version 1, compatible version 1.
 const XERIAL_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
 const XERIAL_BLOCK_BYTES: usize = 32 * 1024;
@@ -84,7 +97,9 @@ pub fn recompress(
     Ok(Some(out.freeze()))
 }
 
-fn compress(target: TargetCompression, records: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Compresses a records section with `target`'s codec and level, framed as the Java client
+/// frames it.
+pub fn compress(target: TargetCompression, records: &[u8]) -> std::io::Result<Vec<u8>> {
     match target.codec {
         Compression::None => Ok(records.to_vec()),
         Compression::Gzip => {

@@ -54,9 +54,12 @@ pub const RECORDS_COUNT_OFFSET: usize = 57;
 pub const MAGIC_V2: i8 = 2;
 
 const COMPRESSION_MASK: i16 = 0x07;
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
-const TRANSACTIONAL_BIT: i16 = 0x10;
-const CONTROL_BIT: i16 = 0x20;
+pub const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+pub const TRANSACTIONAL_BIT: i16 = 0x10;
+pub const CONTROL_BIT: i16 = 0x20;
+/// Set by the log cleaner (KIP-534): `baseTimestamp` holds the batch's delete horizon, the
+/// time after which its tombstones may be removed.
+pub const DELETE_HORIZON_BIT: i16 = 0x40;
 
 /// A batch's compression codec (attributes bits 0-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +179,11 @@ impl BatchHeader {
 
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
+    }
+
+    /// The delete horizon the log cleaner stamped on the batch (KIP-534), if any.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)
     }
 }
 

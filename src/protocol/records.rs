@@ -53,15 +53,46 @@ pub fn visit_records(
 }
 
 fn next_record<'a>(records: &mut &'a [u8], header: &BatchHeader) -> Result<RecordView<'a>> {
+    next_raw_record(records, header).map(|record| record.view)
+}
+
+/// One record with the raw pieces a rewrite needs (log compaction).
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    pub view: RecordView<'a>,
+    /// The whole record, its length prefix included.
+    pub bytes: &'a [u8],
+    pub attributes: u8,
+    /// Everything after the timestamp delta: offset delta, key, value and headers.
+    pub after_timestamp: &'a [u8],
+}
+
+/// Calls `visit` for each of the `header.records_count` records of an uncompressed records
+/// section, checking each is well formed.
+pub fn for_each_raw_record<'a>(
+    mut records: &'a [u8],
+    header: &BatchHeader,
+    mut visit: impl FnMut(RawRecord<'a>) -> Result<()>,
+) -> Result<()> {
+    for _ in 0..header.records_count {
+        visit(next_raw_record(&mut records, header)?)?;
+    }
+    Ok(())
+}
+
+fn next_raw_record<'a>(records: &mut &'a [u8], header: &BatchHeader) -> Result<RawRecord<'a>> {
+    let whole = *records;
     let length = usize::try_from(read_varint(records)?)
         .map_err(|_| Error::CorruptMessage("negative record length".into()))?;
     if length > records.len() {
         return Err(Error::CorruptMessage("record runs past the batch".into()));
     }
+    let prefix = whole.len() - records.len();
     let (mut record, rest) = records.split_at(length);
     *records = rest;
-    let _attributes = take_byte(&mut record)?;
+    let attributes = take_byte(&mut record)?;
     let timestamp_delta = read_varint(&mut record)?;
+    let after_timestamp = record;
     let offset_delta = read_varint(&mut record)?;
     let timestamp = if header.is_log_append_time() {
         header.max_timestamp
@@ -83,7 +114,17 @@ fn next_record<'a>(records: &mut &'a [u8], header: &BatchHeader) -> Result<Recor
     if !record.is_empty() {
         return Err(Error::CorruptMessage(format!("{} bytes left over in a record", record.len())));
     }
-    Ok(RecordView { offset: header.base_offset.wrapping_add(offset_delta), timestamp, key, value })
+    Ok(RawRecord {
+        view: RecordView {
+            offset: header.base_offset.wrapping_add(offset_delta),
+            timestamp,
+            key,
+            value,
+        },
+        bytes: &whole[..prefix + length],
+        attributes,
+        after_timestamp,
+    })
 }
 
 /// Checks the records of an uncompressed client batch the way Kafka's `LogValidator` does:

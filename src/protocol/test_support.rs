@@ -40,3 +40,43 @@ pub(crate) fn crate_batch(
     .unwrap();
     buf.to_vec()
 }
+
+/// A stored-style batch at `base_offset` built by the crate's encoder: record i has the
+/// timestamp `base_timestamp + i` and the key and value `record(i)` gives.
+pub(crate) fn crate_batch_with(
+    compression: Compression,
+    base_offset: i64,
+    base_timestamp: i64,
+    count: usize,
+    record: impl Fn(usize) -> (Option<Vec<u8>>, Option<Vec<u8>>),
+) -> Vec<u8> {
+    let records: Vec<Record> = (0..count)
+        .map(|index| {
+            let (key, value) = record(index);
+            let delta = i64::try_from(index).unwrap();
+            Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: base_offset + delta,
+                sequence: i32::try_from(index).unwrap(),
+                timestamp: base_timestamp + delta,
+                key: key.map(Bytes::from),
+                value: value.map(Bytes::from),
+                headers: Default::default(),
+            }
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions { version: 2, compression },
+    )
+    .unwrap();
+    buf.to_vec()
+}

@@ -31,6 +31,8 @@ pub struct RunningBroker {
     shutdown: watch::Sender<bool>,
     accept_loop: JoinHandle<()>,
     maintenance: JoinHandle<()>,
+    /// The log cleaner's thread (`None` when `log.cleaner.enable` is false).
+    cleaner: Option<crate::log::cleaner::Cleaner>,
 }
 
 impl RunningBroker {
@@ -49,6 +51,10 @@ impl RunningBroker {
         self.shutdown.send_replace(true);
         let _ = self.accept_loop.await;
         let _ = self.maintenance.await;
+        if let Some(cleaner) = self.cleaner {
+            // A pass in progress stops at its next batch.
+            let _ = tokio::task::spawn_blocking(move || cleaner.stop()).await;
+        }
         let broker = Arc::clone(&self.broker);
         tokio::task::spawn_blocking(move || broker.shutdown())
             .await
@@ -77,10 +83,12 @@ pub async fn start(config: BrokerConfig, clock: Clock) -> Result<RunningBroker> 
         },
         shutdown_receiver.clone(),
     ));
+    let cleaner =
+        crate::log::cleaner::Cleaner::start(broker.logs(), config.cleaner, broker.clock().clone());
     let accept_loop =
         tokio::spawn(accept_connections(listener, Arc::clone(&broker), shutdown_receiver));
     tracing::info!(%address, "serving Kafka clients");
-    Ok(RunningBroker { address, broker, shutdown, accept_loop, maintenance })
+    Ok(RunningBroker { address, broker, shutdown, accept_loop, maintenance, cleaner })
 }
 
 async fn accept_connections(

@@ -30,6 +30,7 @@ pub struct TestBroker {
     data_dir: PathBuf,
     _temporary: Option<tempfile::TempDir>,
     overrides: Vec<(String, String)>,
+    clock: Clock,
 }
 
 impl TestBroker {
@@ -39,11 +40,17 @@ impl TestBroker {
 
     /// Starts with broker config overrides (Kafka key names).
     pub async fn start_with(overrides: &[(&str, &str)]) -> Self {
+        Self::start_with_clock(overrides, Clock::system()).await
+    }
+
+    /// Starts with overrides and the given wall clock (a manual one moves only when told).
+    pub async fn start_with_clock(overrides: &[(&str, &str)], clock: Clock) -> Self {
         let temporary = tempfile::tempdir().expect("temp dir");
         let data_dir = temporary.path().to_owned();
         let overrides =
             overrides.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
-        let mut broker = Self { running: None, data_dir, _temporary: Some(temporary), overrides };
+        let mut broker =
+            Self { running: None, data_dir, _temporary: Some(temporary), overrides, clock };
         broker.boot().await;
         broker
     }
@@ -56,7 +63,7 @@ impl TestBroker {
         properties.extend(self.overrides.iter().cloned());
         let config = BrokerConfig::from_properties(&properties).expect("valid test config");
         self.running =
-            Some(riffle::server::start(config, Clock::system()).await.expect("broker starts"));
+            Some(riffle::server::start(config, self.clock.clone()).await.expect("broker starts"));
     }
 
     pub fn address(&self) -> SocketAddr {
