@@ -73,7 +73,7 @@ fn main() {
     let seconds = started.elapsed().as_secs_f64();
     let mb = |bytes: u64| bytes as f64 / 1e6;
     println!(
-        "{{\"workload\": \"clean\", \"log_bytes\": {size_before}, \"records\": {record}, \"keys\": {}, \"write_seconds\": {write_seconds:.2}, \"clean_seconds\": {seconds:.2}, \"clean_log_mb_per_s\": {:.1}, \"clean_read_mb_per_s\": {:.1}, \"bytes_read\": {}, \"bytes_written\": {}, \"bytes_after\": {}, \"map_peak_bytes\": {}}}",
+        "{{\"workload\": \"clean-{keys}-keys\", \"log_bytes\": {size_before}, \"records\": {record}, \"keys\": {}, \"write_seconds\": {write_seconds:.2}, \"clean_seconds\": {seconds:.2}, \"clean_log_mb_per_s\": {:.1}, \"clean_read_mb_per_s\": {:.1}, \"bytes_read\": {}, \"bytes_written\": {}, \"bytes_after\": {}, \"map_peak_bytes\": {}}}",
         stats.keys_mapped,
         mb(size_before) / seconds,
         mb(stats.bytes_read) / seconds,

@@ -8,7 +8,8 @@
 # Prints a table of medians with the Riffle/Tansu ratio and writes it to README.md's
 # Performance section. Riffle alone (Tansu's memory engine has nothing on disk) is also
 # timed to its first Metadata answer with over 1,000 partitions on disk, watched for RSS
-# through a 10 GiB produce, and timed through recovery after SIGKILL with that on disk.
+# through a 10 GiB produce, and timed through recovery after SIGKILL with that on disk; its
+# log cleaner is timed on 1 GiB of compactable data (bench/clean_bench.rs).
 #   scripts/bench.sh                 3 repetitions
 #   BENCH_REPETITIONS=1 scripts/bench.sh
 set -euo pipefail
@@ -37,7 +38,7 @@ PY
 fi
 
 echo "=== cargo build --release"
-cargo build --release --quiet --bin riffle --example riffle_bench
+cargo build --release --quiet --bin riffle --example riffle_bench --example clean_bench
 riffle=$root/target/release/riffle
 load=$root/target/release/examples/riffle_bench
 
@@ -168,6 +169,15 @@ for repetition in $(seq 1 "$repetitions"); do
     echo "=== repetition $repetition: $kind"
     run_workloads "$kind" "$repetition"
   done
+done
+
+# The log cleaner alone (on the log engine, no network): 1 GiB of 1 KiB values over 100,000
+# and over 1,000,000 keys, one pass each; MB/s of log cleaned and the key map's peak memory.
+echo "=== log cleaner: 1 GiB of compactable data"
+for keys in 100000 1000000; do
+  line=$("$root/target/release/examples/clean_bench" 1 "$keys" "$work")
+  echo "  $line"
+  echo "{\"broker\": \"riffle\", \"repetition\": 1, ${line#\{}" >>"$results"
 done
 
 # Kept for a later look (and for summarize.py by hand should the README write fail).

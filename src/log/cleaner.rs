@@ -376,6 +376,9 @@ pub fn clean_partition(
         }
     }
     if to_clean.is_empty() && end_offset == first_dirty {
+        // Nothing below the dirty section either (retention took it): no tombstone is left
+        // to wait for.
+        log.set_latest_delete_horizon_ms(-1);
         return Ok(None);
     }
     log.set_cleaner_checkpoint(end_offset.max(first_dirty));

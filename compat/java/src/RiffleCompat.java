@@ -276,6 +276,7 @@ public final class RiffleCompat {
         run("x-describe-topics", 60, this::describeTopics);
         run("x-describe-cluster", 30, this::describeCluster);
         run("x-recompressed", 60, this::recompressed);
+        run("x-compacted", 60, this::compacted);
     }
 
     // ---------------------------------------------------------------- running and reporting
@@ -1452,5 +1453,96 @@ public final class RiffleCompat {
             throw new Failure(problems.toString());
         }
         return count + " uncompressed records each into topics stored as " + codecs + " read back in order";
+    }
+
+    /**
+     * A compacted topic: updates from two idempotent producers, tombstones, then a record that
+     * rolls the segment. Once the broker's cleaner has run, a consumer from the beginning reads
+     * each live key once with its latest value, in offset order, across the gaps compaction
+     * leaves, the empty batch kept for a producer whose records were all superseded, and the
+     * batches whose tombstones were dropped after delete.retention.ms=0.
+     */
+    private String compacted(Scenario scenario) throws Exception {
+        Admin admin = admin(scenario);
+        String topic = "x-compacted";
+        scenario.get(admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1).configs(Map.of(
+            "cleanup.policy", "compact", "segment.bytes", "16384", "delete.retention.ms", "0",
+            "min.cleanable.dirty.ratio", "0.01")))).all(), "createTopics " + topic);
+        int keys = 200;
+        int rounds = 20;
+        int tombstones = 20;
+        scenario.stage("first producer");
+        KafkaProducer<String, String> first = producer(scenario, "none");
+        for (int key = 0; key < keys; key++) {
+            first.send(new ProducerRecord<>(topic, 0, "key-" + key, "first-" + key));
+        }
+        first.flush();
+        first.close(Duration.ofSeconds(10));
+        scenario.stage("second producer");
+        KafkaProducer<String, String> producer = producer(scenario, "lz4");
+        Map<String, String> latest = new TreeMap<>();
+        for (int round = 0; round < rounds; round++) {
+            for (int key = 0; key < keys; key++) {
+                String value = "value-" + round + "-" + key;
+                producer.send(new ProducerRecord<>(topic, 0, "key-" + key, value));
+                latest.put("key-" + key, value);
+            }
+        }
+        for (int key = 0; key < tombstones; key++) {
+            producer.send(new ProducerRecord<>(topic, 0, "key-" + key, null));
+            latest.remove("key-" + key);
+        }
+        producer.flush();
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        scenario.get(admin.incrementalAlterConfigs(Map.of(resource, List.of(
+            new AlterConfigOp(new ConfigEntry("segment.bytes", "14"), AlterConfigOp.OpType.SET)))).all(),
+            "incrementalAlterConfigs segment.bytes=14");
+        scenario.stage("the marker");
+        RecordMetadata marker = producer.send(new ProducerRecord<>(topic, 0, "marker", "end"))
+            .get(Math.max(1, scenario.remainingMs()), TimeUnit.MILLISECONDS);
+        latest.put("marker", "end");
+        TopicPartition partition = new TopicPartition(topic, 0);
+        String last = "";
+        while (!scenario.expired()) {
+            scenario.stage("reading the compacted log");
+            KafkaConsumer<String, String> consumer = consumer(scenario, null, "reader");
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            Map<String, String> seen = new TreeMap<>();
+            long previous = -1;
+            int records = 0;
+            boolean ordered = true;
+            long end = marker.offset() + 1;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            try {
+                while (consumer.position(partition) < end && System.nanoTime() < deadline) {
+                    for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(300))) {
+                        ordered &= record.offset() > previous;
+                        previous = record.offset();
+                        records++;
+                        if (record.value() == null) {
+                            seen.remove(record.key());
+                        } else {
+                            seen.put(record.key(), record.value());
+                        }
+                    }
+                }
+            } finally {
+                consumer.close(Duration.ofSeconds(5));
+            }
+            if (!ordered) {
+                throw new Failure("offsets went backwards");
+            }
+            if (!seen.equals(latest)) {
+                throw new Failure("read " + seen.size() + " live keys, expected " + latest.size());
+            }
+            last = records + " records";
+            if (records == latest.size()) {
+                return (keys * (rounds + 1) + tombstones + 1) + " records compacted to " + records
+                    + ": each live key once with its latest value, tombstones gone";
+            }
+            Thread.sleep(1000);
+        }
+        throw new Failure("not compacted in time: the last read had " + last + ", expected " + latest.size());
     }
 }

@@ -427,3 +427,19 @@ fn a_crash_at_any_swap_step_reopens_without_loss_or_duplicates() {
         }
     }
 }
+
+#[test]
+fn the_throttle_holds_the_pass_to_the_configured_rate() {
+    let mut fixture = Fixture::new();
+    let log = fixture.open(false, None);
+    fill(&log, 20, 10, 0, START_MS);
+    let size: u64 =
+        log.cleaning_view().unwrap().segments.iter().map(|segment| segment.size()).sum();
+    // The pass reads the log twice (map, then rewrite) and writes some: at `size` bytes per
+    // second it cannot finish in under two seconds.
+    fixture.cleaner.io_max_bytes_per_second = size as f64;
+    let started = std::time::Instant::now();
+    let stats = fixture.clean(&log).expect("cleaned");
+    assert!(stats.bytes_read >= 2 * size);
+    assert!(started.elapsed() >= Duration::from_millis(1_900), "{:?}", started.elapsed());
+}
