@@ -297,7 +297,11 @@ fn choose(logs: &[Arc<PartitionLog>], now_ms: i64) -> Option<Arc<PartitionLog>> 
     if let Some((_, log)) = best {
         return Some(Arc::clone(log));
     }
-    logs.iter().find(|log| (0..=now_ms).contains(&log.latest_delete_horizon_ms())).map(Arc::clone)
+    logs.iter()
+        .find(|log| {
+            (0..=now_ms).contains(&log.latest_delete_horizon_ms()) && log.cleaning_view().is_some()
+        })
+        .map(Arc::clone)
 }
 
 /// Limits the cleaner's reads and writes to a rate.
@@ -338,7 +342,11 @@ pub fn clean_partition(
     crash_after: Option<SwapStep>,
 ) -> std::result::Result<Option<PassStats>, PassError> {
     let started = Instant::now();
-    let Some(sections) = Sections::of(log, now_ms) else { return Ok(None) };
+    let Some(sections) = Sections::of(log, now_ms) else {
+        // Closed: no tombstone here is waited for any more.
+        log.set_latest_delete_horizon_ms(-1);
+        return Ok(None);
+    };
     let mut throttler =
         Throttler { bytes_per_second: config.io_max_bytes_per_second, started, bytes: 0.0, stop };
     let mut stats = PassStats::default();
@@ -397,16 +405,28 @@ fn build_offset_map(
     stats: &mut PassStats,
 ) -> std::result::Result<i64, PassError> {
     let mut end_offset = first_dirty;
+    let mut next_offset = i64::MIN;
     for segment in segments.iter().filter(|segment| segment.next_offset() > first_dirty) {
         let mut reader = segment.batch_reader();
         while let Some((header, batch)) = reader.next_batch()? {
             throttler.record(batch.len())?;
             stats.bytes_read += batch.len() as u64;
+            check_order(&header, &mut next_offset)?;
             if header.last_offset() < first_dirty {
                 continue;
             }
             let records = usize::try_from(header.records_count).unwrap_or(0);
-            if !map.is_empty() && !map.has_room_for(records) {
+            if !map.has_room_for(records) {
+                if map.is_empty() {
+                    // Mapping part of it would let its unmapped keys' older records and
+                    // tombstones pass for clean (Kafka fails such a pass too).
+                    return Err(PassError::Failed(Error::Internal(format!(
+                        "the batch at offset {} has {records} records, more than the key map's \
+                         {} keys; raise log.cleaner.dedupe.buffer.size",
+                        header.base_offset,
+                        map.capacity()
+                    ))));
+                }
                 return Ok(end_offset);
             }
             verify_stored_batch(&batch)?;
@@ -415,9 +435,8 @@ fn build_offset_map(
                     if let Some(key) = record.key
                         && record.offset >= first_dirty
                     {
-                        // A full map leaves later keys of this batch unmapped: their older
-                        // records are kept, which is safe.
-                        let _ = map.put(key, record.offset);
+                        let mapped = map.put(key, record.offset);
+                        debug_assert!(mapped, "room was checked for the whole batch");
                     }
                     ControlFlow::Continue(())
                 })?;
@@ -426,6 +445,23 @@ fn build_offset_map(
         }
     }
     Ok(end_offset)
+}
+
+/// Checks that batches come in increasing offset order (the base offset is not covered by
+/// the CRC): a log that says otherwise is corrupt, and rewriting it would assert.
+fn check_order(
+    header: &crate::protocol::record_batch::BatchHeader,
+    next_offset: &mut i64,
+) -> std::result::Result<(), PassError> {
+    if header.base_offset < *next_offset || header.last_offset() < header.base_offset {
+        return Err(PassError::Failed(Error::CorruptMessage(format!(
+            "batch at offset {} after offset {}",
+            header.base_offset,
+            next_offset.saturating_sub(1)
+        ))));
+    }
+    *next_offset = header.next_offset();
+    Ok(())
 }
 
 /// Splits consecutive segments into groups that each fit one segment: at most
@@ -509,12 +545,14 @@ fn write_group(
 ) -> std::result::Result<(bool, Option<i64>), PassError> {
     let mut changed = false;
     let mut horizon: Option<i64> = None;
+    let mut next_offset = i64::MIN;
     for segment in group {
         let mut reader = segment.batch_reader();
         while let Some((header, batch)) = reader.next_batch()? {
             throttler.record(batch.len())?;
             stats.bytes_read += batch.len() as u64;
             verify_stored_batch(&batch)?;
+            check_order(&header, &mut next_offset)?;
             let keep_if_empty = header.producer_id >= 0
                 && context.view.producer_last_offsets.get(&header.producer_id)
                     == Some(&header.last_offset());
@@ -522,13 +560,13 @@ fn write_group(
                 now_ms: context.now_ms,
                 delete_retention_ms: context.config.delete_retention_ms,
                 keep_if_empty,
+                keep_from_offset: context.end_offset,
             };
             let outcome = filter_batch(&batch, &header, filter, |record| {
-                record.offset >= context.end_offset
-                    || record
-                        .key
-                        .and_then(|key| context.map.get(key))
-                        .is_none_or(|latest| record.offset >= latest)
+                record
+                    .key
+                    .and_then(|key| context.map.get(key))
+                    .is_none_or(|latest| record.offset >= latest)
             })?;
             stats.records_removed += outcome.records_removed as u64;
             horizon = horizon.max(outcome.tombstone_horizon_ms);

@@ -747,8 +747,21 @@ impl PartitionLog {
             }
             let next = {
                 let state = self.state.lock();
-                match state.sealed.range(slice.base_offset + 1..).next() {
-                    Some((_, segment)) => ReadStart::Sealed(Arc::clone(segment)),
+                // The cleaner may have swapped the segment just scanned (and the ones after
+                // it) for a cleaned one at the same base: the offset is looked up again
+                // before moving on, or the records the cleaned segment kept would be skipped.
+                let replacement = state
+                    .sealed
+                    .range(..=request.offset)
+                    .next_back()
+                    .map(|(_, segment)| segment)
+                    .filter(|segment| {
+                        segment.base_offset() >= slice.base_offset
+                            && !Arc::ptr_eq(segment.log_file(), &slice.log)
+                    });
+                let later = || state.sealed.range(slice.base_offset + 1..).next().map(|(_, s)| s);
+                match replacement.or_else(later) {
+                    Some(segment) => ReadStart::Sealed(Arc::clone(segment)),
                     None if state.active.base_offset() > slice.base_offset => {
                         ReadStart::Ready(state.active.slice(request.offset, state.active.size())?)
                     }

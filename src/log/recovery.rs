@@ -139,6 +139,9 @@ fn complete_interrupted_swaps(options: &OpenLog) -> io::Result<()> {
         for &old in regular.iter().filter(|old| (base..=last_offset.max(base)).contains(*old)) {
             super::segment::delete_segment_files(&options.dir, old, "")?;
         }
+        // The deletions are durable before the swap takes the old names: a power loss must
+        // not bring back a replaced segment next to its replacement.
+        super::checkpoint::sync_dir(&options.dir)?;
         super::segment::rename_segment_files(&options.dir, base, ".swap", "")?;
         tracing::warn!(partition = %options.topic_partition, base_offset = base, last_offset,
             "completed a cleaned segment's swap interrupted by a crash");

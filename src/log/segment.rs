@@ -704,9 +704,16 @@ pub struct BatchReader {
 }
 
 impl BatchReader {
-    /// The next batch and its header; `None` at the end.
+    /// The next batch and its header; `None` at the end. Bytes before the end that do not
+    /// hold a whole batch are corrupt (a sealed segment holds whole batches only).
     pub fn next_batch(&mut self) -> io::Result<Option<(BatchHeader, Bytes)>> {
         let Some(header) = read_header(&self.log, self.position, self.end)? else {
+            if self.position < self.end {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("no whole batch at position {} of {}", self.position, self.end),
+                ));
+            }
             return Ok(None);
         };
         let batch = read_batch(&self.log, self.position, &header)?;

@@ -45,6 +45,9 @@ pub struct FilterContext {
     pub delete_retention_ms: i64,
     /// The batch is its producer's last in the log: keep its header even if empty.
     pub keep_if_empty: bool,
+    /// Records at or past this offset lie beyond the cleaner's key map: all are kept (Kafka's
+    /// `pastLatestOffset`).
+    pub keep_from_offset: i64,
 }
 
 /// A filtered batch and what it kept.
@@ -59,10 +62,13 @@ pub struct FilterOutcome {
 }
 
 /// Filters `batch` (one whole stored batch whose header is `header`): `is_latest` says
-/// whether a keyed record is the latest for its key. A record stays if it has a key, is the
-/// latest for it, and either has a value or is a tombstone whose batch's delete horizon has
-/// not passed (a batch without one gets one now: `now + delete.retention.ms`). Records
-/// without a key are dropped, as Kafka's cleaner drops them.
+/// whether a keyed record is the latest for its key. A record at or past
+/// `context.keep_from_offset` stays; before it, a record stays if it has a key, is the latest
+/// for it, and either has a value or is a tombstone whose batch's delete horizon has not
+/// passed (a batch keeping tombstones without a horizon gets one now:
+/// `now + delete.retention.ms`). Records without a key are dropped, as Kafka's cleaner drops
+/// them. A batch with no records (kept empty for its producer before) goes unless
+/// `context.keep_if_empty`.
 pub fn filter_batch(
     batch: &[u8],
     header: &BatchHeader,
@@ -70,8 +76,11 @@ pub fn filter_batch(
     mut is_latest: impl FnMut(&RecordView<'_>) -> bool,
 ) -> Result<FilterOutcome> {
     if header.is_control() || header.records_count == 0 {
+        let gone = !header.is_control()
+            && !context.keep_if_empty
+            && header.last_offset() < context.keep_from_offset;
         return Ok(FilterOutcome {
-            batch: Filtered::Unchanged,
+            batch: if gone { Filtered::Removed } else { Filtered::Unchanged },
             tombstone_horizon_ms: None,
             records_kept: 0,
             records_removed: 0,
@@ -95,8 +104,10 @@ pub fn filter_batch(
     let mut kept_tombstone = false;
     for_each_raw_record(records, header, |record| {
         let view = &record.view;
-        let keep =
-            view.key.is_some() && is_latest(view) && (view.value.is_some() || !tombstones_expired);
+        let keep = view.offset >= context.keep_from_offset
+            || (view.key.is_some()
+                && is_latest(view)
+                && (view.value.is_some() || !tombstones_expired));
         if keep {
             kept_tombstone |= view.value.is_none();
             kept.push(record);
@@ -228,7 +239,12 @@ mod tests {
     }
 
     fn context(now_ms: i64) -> FilterContext {
-        FilterContext { now_ms, delete_retention_ms: 500, keep_if_empty: false }
+        FilterContext {
+            now_ms,
+            delete_retention_ms: 500,
+            keep_if_empty: false,
+            keep_from_offset: i64::MAX,
+        }
     }
 
     #[test]
@@ -284,6 +300,26 @@ mod tests {
         let empty_header = verify_stored_batch(&empty).unwrap();
         assert_eq!(empty.len(), BATCH_HEADER_SIZE);
         assert_eq!((empty_header.records_count, empty_header.last_offset()), (0, 2));
+        // Once no longer its producer's last, the empty batch goes.
+        let again = filter_batch(&empty, &empty_header, context(0), |_| true).unwrap();
+        assert_eq!(again.batch, Filtered::Removed);
+        let still = filter_batch(&empty, &empty_header, keep_empty, |_| true).unwrap();
+        assert_eq!(still.batch, Filtered::Unchanged);
+    }
+
+    #[test]
+    fn records_past_the_key_map_are_all_kept() {
+        let original = crate_batch_with(CrateCompression::None, 10, 10, 4, |index| {
+            ((index != 3).then(|| b"k".to_vec()), (index != 2).then(|| b"v".to_vec()))
+        });
+        let header = BatchHeader::parse(&original).unwrap();
+        // The tombstone at 12 and the keyless record at 13 lie past the map: both stay;
+        // 10 and 11 before it are superseded.
+        let context = FilterContext { keep_from_offset: 12, ..context(0) };
+        let outcome = filter_batch(&original, &header, context, |_| false).unwrap();
+        let Filtered::Rewritten(cleaned) = outcome.batch else { panic!() };
+        let offsets: Vec<i64> = records_of(&cleaned).iter().map(|record| record.0).collect();
+        assert_eq!(offsets, vec![12, 13]);
     }
 
     #[test]

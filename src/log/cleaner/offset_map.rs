@@ -88,9 +88,11 @@ impl OffsetMap {
         if self.used >= self.entries_max {
             return false;
         }
-        if (self.used + 1) as f64 > self.slots.len() as f64 * self.load_factor
-            && self.slots.len() < self.slots_max
-        {
+        // Grow past the load factor, and always before the last empty slot would go (with a
+        // factor of 1 the table must still keep one: a probe stops at an empty slot).
+        let crowded = (self.used + 1) as f64 > self.slots.len() as f64 * self.load_factor
+            || self.used + 1 >= self.slots.len();
+        if crowded && self.slots.len() < self.slots_max {
             self.grow();
         }
         let slot = self.probe(hash);
@@ -161,6 +163,16 @@ mod tests {
         assert_eq!(map.get(b"key-17"), Some(20_017));
         assert_eq!(map.get(b"missing"), None);
         assert!(map.peak_bytes() <= 1 << 20);
+    }
+
+    #[test]
+    fn a_load_factor_of_one_never_fills_the_table() {
+        let mut map = OffsetMap::new(10_000 * SLOT_BYTES, 1.0);
+        for key in 0..5_000u32 {
+            assert!(map.put(&key.to_be_bytes(), i64::from(key)));
+        }
+        assert_eq!(map.get(&4_999u32.to_be_bytes()), Some(4_999));
+        assert_eq!(map.get(b"absent"), None);
     }
 
     #[test]

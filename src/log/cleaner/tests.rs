@@ -443,3 +443,65 @@ fn the_throttle_holds_the_pass_to_the_configured_rate() {
     assert!(stats.bytes_read >= 2 * size);
     assert!(started.elapsed() >= Duration::from_millis(1_900), "{:?}", started.elapsed());
 }
+
+#[test]
+fn a_batch_larger_than_the_key_map_fails_the_pass_and_changes_nothing() {
+    let mut fixture = Fixture::new();
+    fixture.cleaner.dedupe_buffer_bytes = 8 * offset_map::SLOT_BYTES;
+    fixture.cleaner.dedupe_load_factor = 0.5;
+    let log = fixture.open(false, None);
+    fill(&log, 20, 10, 0, START_MS);
+    let before = records(&log);
+    let stop = StopSignal::default();
+    let result = clean_partition(&log, &fixture.cleaner, fixture.clock.now_ms(), &stop, None);
+    assert!(matches!(result, Err(PassError::Failed(_))), "{result:?}");
+    assert_eq!(records(&log), before);
+    assert!(fixture.leftovers().is_empty());
+}
+
+/// Overwrites `bytes` at `position` of the first segment's log file.
+fn corrupt_first_segment(fixture: &Fixture, position: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let path = fixture.log_dir().join(super::super::segment::file_name(0, "log"));
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(bytes, position).unwrap();
+}
+
+#[test]
+fn a_corrupt_segment_fails_the_pass_and_is_left_as_it_is() {
+    // A batch length running past the segment, and a base offset going backwards (not
+    // covered by the CRC): the pass fails, nothing is rewritten, nothing is left behind.
+    for (position_in_second_batch, bytes) in
+        [(8, i32::MAX.to_be_bytes().to_vec()), (0, 0i64.to_be_bytes().to_vec())]
+    {
+        let fixture = Fixture::new();
+        let log = fixture.open(false, None);
+        fill(&log, 20, 10, 0, START_MS);
+        let first = BatchHeader::parse(
+            &log.read(LogRead {
+                offset: 0,
+                max_bytes: 1,
+                min_one_message: true,
+                isolation: IsolationLevel::ReadUncommitted,
+            })
+            .unwrap()
+            .records,
+        )
+        .unwrap();
+        let second_batch = u64::try_from(first.size().unwrap()).unwrap();
+        let before_files: Vec<_> = std::fs::read_dir(fixture.log_dir())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        corrupt_first_segment(&fixture, second_batch + position_in_second_batch, &bytes);
+        let stop = StopSignal::default();
+        let result = clean_partition(&log, &fixture.cleaner, fixture.clock.now_ms(), &stop, None);
+        assert!(matches!(result, Err(PassError::Failed(_))), "{result:?}");
+        let after_files: Vec<_> = std::fs::read_dir(fixture.log_dir())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(after_files.len(), before_files.len());
+        assert!(fixture.leftovers().is_empty());
+    }
+}
