@@ -9,39 +9,21 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{TestBroker, consumer_config, create_topic, eventually, producer_config};
-use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
+use common::{
+    TestBroker, alter_topic_configs, consumer_config, create_topic, eventually, now_ms,
+    producer_config,
+};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use riffle::clock::Clock;
 
 const KEYS: usize = 1_000;
 const UPDATES: usize = 100_000;
 const TOMBSTONES: usize = 100;
 const DELETE_RETENTION_MS: i64 = 60_000;
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
-    )
-    .unwrap()
-}
-
-async fn alter(bootstrap: &str, topic: &str, configs: &[(&str, &str)]) {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
-    let mut change = AlterConfig::new(ResourceSpecifier::Topic(topic));
-    for (key, value) in configs {
-        change = change.set(key, value);
-    }
-    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
-    let results = admin.alter_configs(&[change], &options).await.unwrap();
-    assert!(results[0].is_ok(), "{results:?}");
-}
 
 /// Sends `records` (key, value; `None` is a tombstone) and waits for every acknowledgement.
 async fn produce(producer: &FutureProducer, topic: &str, records: &[(String, Option<String>)]) {
@@ -82,6 +64,18 @@ fn key_of(message: &OwnedMessage) -> String {
     String::from_utf8(message.key().unwrap().to_vec()).unwrap()
 }
 
+/// Each key's value (`None`: a tombstone) in the records read, the marker left out.
+fn values_by_key(messages: &[OwnedMessage]) -> BTreeMap<String, Option<String>> {
+    messages
+        .iter()
+        .filter(|message| key_of(message) != "marker")
+        .map(|message| {
+            let value = message.payload().map(|value| String::from_utf8(value.to_vec()).unwrap());
+            (key_of(message), value)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_keeps_the_latest_values_and_then_drops_tombstones() {
     let clock = Clock::manual(now_ms());
@@ -118,7 +112,7 @@ async fn compaction_keeps_the_latest_values_and_then_drops_tombstones() {
         ("cleanup.policy", "compact"),
         ("delete.retention.ms", retention.as_str()),
     ];
-    alter(&bootstrap, "table", &sealing).await;
+    alter_topic_configs(&bootstrap, "table", &sealing).await;
     produce(&producer, "table", &[("marker".into(), Some("end".into()))]).await;
     let log = broker.broker().partition("table", 0).unwrap();
     let end = log.offsets().log_end_offset;
@@ -131,14 +125,7 @@ async fn compaction_keeps_the_latest_values_and_then_drops_tombstones() {
     let messages = consume_to(&bootstrap, "table", end);
     assert!(messages.windows(2).all(|pair| pair[0].offset() < pair[1].offset()));
     assert_eq!(messages.len(), KEYS + 1, "each key once, and the marker");
-    let seen: BTreeMap<String, Option<String>> = messages
-        .iter()
-        .filter(|message| key_of(message) != "marker")
-        .map(|message| {
-            let value = message.payload().map(|value| String::from_utf8(value.to_vec()).unwrap());
-            (key_of(message), value)
-        })
-        .collect();
+    let seen = values_by_key(&messages);
     assert_eq!(seen, latest, "the latest value of every key, tombstones still there");
 
     // After delete.retention.ms the tombstones go too.
@@ -148,14 +135,7 @@ async fn compaction_keeps_the_latest_values_and_then_drops_tombstones() {
     assert_eq!(messages.len(), KEYS - TOMBSTONES + 1);
     let live: BTreeMap<String, Option<String>> =
         latest.into_iter().filter(|(_, value)| value.is_some()).collect();
-    let seen: BTreeMap<String, Option<String>> = messages
-        .iter()
-        .filter(|message| key_of(message) != "marker")
-        .map(|message| {
-            let value = message.payload().map(|value| String::from_utf8(value.to_vec()).unwrap());
-            (key_of(message), value)
-        })
-        .collect();
+    let seen = values_by_key(&messages);
     assert_eq!(seen, live);
     assert!(messages.windows(2).all(|pair| pair[0].offset() < pair[1].offset()));
 }
@@ -208,7 +188,7 @@ async fn the_offsets_topic_is_compacted_by_the_same_cleaner() {
     assert!(written >= commits);
     // Seal the commits (the active segment is never cleaned): one more commit after the
     // segment limit shrinks rolls it.
-    alter(
+    alter_topic_configs(
         &bootstrap,
         "__consumer_offsets",
         &[("segment.bytes", "14"), ("cleanup.policy", "compact")],

@@ -6,10 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestBroker, create_topic, eventually, producer_config};
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
+use common::{TestBroker, alter_topic_configs, create_topic, eventually, now_ms, producer_config};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 async fn produce(bootstrap: &str, topic: &str, count: usize, timestamp_ms: Option<i64>) {
@@ -23,25 +20,6 @@ async fn produce(bootstrap: &str, topic: &str, count: usize, timestamp_ms: Optio
         }
         producer.send(record, Duration::from_secs(10)).await.map_err(|(error, _)| error).unwrap();
     }
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
-    )
-    .unwrap()
-}
-
-async fn alter(bootstrap: &str, topic: &str, configs: &[(&str, &str)]) {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
-    let mut change = AlterConfig::new(ResourceSpecifier::Topic(topic));
-    for (key, value) in configs {
-        change = change.set(key, value);
-    }
-    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
-    let results = admin.alter_configs(&[change], &options).await.unwrap();
-    assert!(results[0].is_ok(), "{results:?}");
 }
 
 fn segment_count(broker: &TestBroker, topic: &str) -> usize {
@@ -76,7 +54,12 @@ async fn size_then_time_retention_apply_live() {
     assert_eq!(log.offsets().log_start_offset, 0, "within the default retention");
 
     // retention.bytes, set live: the oldest segments go until the log fits.
-    alter(&bootstrap, "aging", &[("segment.bytes", "1024"), ("retention.bytes", "2048")]).await;
+    alter_topic_configs(
+        &bootstrap,
+        "aging",
+        &[("segment.bytes", "1024"), ("retention.bytes", "2048")],
+    )
+    .await;
     assert!(
         eventually(10, || log.size_bytes() <= 2048 + 1024 && log.offsets().log_start_offset > 0)
             .await
@@ -88,7 +71,12 @@ async fn size_then_time_retention_apply_live() {
 
     // retention.ms, set live: once the records are older, everything goes, the log end stays.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    alter(&bootstrap, "aging", &[("segment.bytes", "1024"), ("retention.ms", "1000")]).await;
+    alter_topic_configs(
+        &bootstrap,
+        "aging",
+        &[("segment.bytes", "1024"), ("retention.ms", "1000")],
+    )
+    .await;
     assert!(eventually(10, || log.offsets().log_start_offset == 40).await, "start {start} -> all");
     assert_eq!(log.offsets().log_end_offset, 40);
     produce(&bootstrap, "aging", 1, None).await;
@@ -102,7 +90,7 @@ async fn size_then_time_retention_apply_live() {
     assert!(eventually(10, || old.offsets().log_start_offset == 20).await);
 
     // Compacted topics are not subject to retention.
-    alter(
+    alter_topic_configs(
         &bootstrap,
         "kept",
         &[("segment.bytes", "1024"), ("cleanup.policy", "compact"), ("retention.ms", "1")],

@@ -567,3 +567,27 @@ async fn read_whole_frame(reader: &mut (impl tokio::io::AsyncRead + Unpin)) -> O
     reader.read_exact(&mut frame[4..]).await.ok()?;
     Some(frame)
 }
+
+/// The system clock in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
+    )
+    .unwrap()
+}
+
+/// Replaces a topic's configs with `configs` (the legacy AlterConfigs, as rdkafka sends it)
+/// and checks the answer.
+pub async fn alter_topic_configs(bootstrap: &str, topic: &str, configs: &[(&str, &str)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    let mut change = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (key, value) in configs {
+        change = change.set(key, value);
+    }
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let results = admin.alter_configs(&[change], &options).await.unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+}
