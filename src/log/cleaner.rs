@@ -62,6 +62,7 @@
 
 pub mod offset_map;
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -77,7 +78,7 @@ use crate::config::topic::LogConfig;
 use crate::error::Error;
 use crate::limits::BATCH_HEADER_SIZE;
 use crate::protocol::compaction::{FilterContext, Filtered, filter_batch};
-use crate::protocol::record_batch::verify_stored_batch;
+use crate::protocol::record_batch::{BatchHeader, verify_stored_batch};
 use crate::protocol::records::visit_records;
 use offset_map::OffsetMap;
 
@@ -218,8 +219,8 @@ fn run(manager: &Weak<LogManager>, config: CleanerConfig, clock: &Clock, stop: &
                     groups_rewritten = stats.groups_rewritten, keys = stats.keys_mapped,
                     map_peak_bytes = stats.map_peak_bytes, first_dirty_offset = stats.end_offset,
                     elapsed_ms = stats.elapsed.as_millis(), "cleaned log");
-                if let Err(error) = manager.write_checkpoints() {
-                    tracing::error!(%error, "writing checkpoints after cleaning failed");
+                if let Err(error) = manager.write_cleaner_checkpoint() {
+                    tracing::error!(%error, "writing the cleaner checkpoint failed");
                 }
             }
             Ok(None) => {}
@@ -359,13 +360,14 @@ pub fn clean_partition(
     stats.end_offset = end_offset;
     let to_clean: Vec<Arc<Segment>> =
         segments.iter().take_while(|segment| segment.base_offset() < end_offset).cloned().collect();
+    let producer_last_offsets = log.producer_last_offsets();
     let mut latest_horizon: Option<i64> = None;
     for group in group_segments(&to_clean, sections.config.segment_bytes) {
         let context = GroupContext {
             log,
             map: &map,
             end_offset,
-            view: &sections.view,
+            producer_last_offsets: &producer_last_offsets,
             config: &sections.config,
             now_ms,
         };
@@ -449,10 +451,7 @@ fn build_offset_map(
 
 /// Checks that batches come in increasing offset order (the base offset is not covered by
 /// the CRC): a log that says otherwise is corrupt, and rewriting it would assert.
-fn check_order(
-    header: &crate::protocol::record_batch::BatchHeader,
-    next_offset: &mut i64,
-) -> std::result::Result<(), PassError> {
+fn check_order(header: &BatchHeader, next_offset: &mut i64) -> std::result::Result<(), PassError> {
     if header.base_offset < *next_offset || header.last_offset() < header.base_offset {
         return Err(PassError::Failed(Error::CorruptMessage(format!(
             "batch at offset {} after offset {}",
@@ -493,7 +492,7 @@ struct GroupContext<'a> {
     log: &'a PartitionLog,
     map: &'a OffsetMap,
     end_offset: i64,
-    view: &'a CleaningView,
+    producer_last_offsets: &'a HashMap<i64, i64>,
     config: &'a LogConfig,
     now_ms: i64,
 }
@@ -554,7 +553,7 @@ fn write_group(
             verify_stored_batch(&batch)?;
             check_order(&header, &mut next_offset)?;
             let keep_if_empty = header.producer_id >= 0
-                && context.view.producer_last_offsets.get(&header.producer_id)
+                && context.producer_last_offsets.get(&header.producer_id)
                     == Some(&header.last_offset());
             let filter = FilterContext {
                 now_ms: context.now_ms,
@@ -594,7 +593,8 @@ fn append_batch(
     batch: &[u8],
     index_interval_bytes: u64,
 ) -> std::result::Result<(), PassError> {
-    let header = verify_stored_batch(batch)?;
+    // Verified when read, or built here with its CRC: only the header is needed.
+    let header = BatchHeader::parse(batch).expect("a whole batch");
     let header_bytes: &[u8; BATCH_HEADER_SIZE] =
         batch[..BATCH_HEADER_SIZE].try_into().expect("a whole batch");
     let prepared = PreparedBatch {

@@ -371,10 +371,14 @@ impl LogManager {
             &self.data_dir.join(checkpoint::LOG_START_OFFSET_FILE),
             &log_start_offsets,
         )?;
-        checkpoint::write(
-            &self.data_dir.join(checkpoint::CLEANER_OFFSET_FILE),
-            &cleaner::checkpoint_entries(&logs),
-        )?;
+        Ok(())
+    }
+
+    /// Writes `cleaner-offset-checkpoint` (after a cleaning pass: only the cleaner moves it).
+    pub fn write_cleaner_checkpoint(&self) -> Result<()> {
+        let _writer = self.checkpoint_writer.lock();
+        let entries = cleaner::checkpoint_entries(&self.all_partitions());
+        checkpoint::write(&self.data_dir.join(checkpoint::CLEANER_OFFSET_FILE), &entries)?;
         Ok(())
     }
 

@@ -155,14 +155,11 @@ pub struct PartitionLog {
 /// [`super::cleaner`]).
 #[derive(Debug, Clone)]
 pub struct CleaningView {
-    pub log_start_offset: i64,
     /// The first offset not yet compacted, within the log.
     pub first_dirty_offset: i64,
     /// The sealed segments already fsynced, in offset order: the active segment and
     /// segments still waiting for their fsync are never cleaned.
     pub segments: Vec<Arc<Segment>>,
-    /// Each idempotent producer's last batch's last offset: that batch is kept, even empty.
-    pub producer_last_offsets: HashMap<i64, i64>,
 }
 
 /// The steps of a cleaned segment's swap into the log, after which a test may stop it as a
@@ -438,12 +435,6 @@ impl PartitionLog {
             })
             .cloned()
             .collect();
-        let producer_last_offsets = state
-            .producers
-            .producers()
-            .into_iter()
-            .filter_map(|(id, entry)| entry.batches().last().map(|batch| (id, batch.last_offset)))
-            .collect();
         let checkpoint = self.cleaner_checkpoint();
         let first_dirty_offset =
             if (state.log_start_offset..=state.log_end_offset).contains(&checkpoint) {
@@ -451,12 +442,20 @@ impl PartitionLog {
             } else {
                 state.log_start_offset
             };
-        Some(CleaningView {
-            log_start_offset: state.log_start_offset,
-            first_dirty_offset,
-            segments,
-            producer_last_offsets,
-        })
+        Some(CleaningView { first_dirty_offset, segments })
+    }
+
+    /// Each idempotent producer's last batch's last offset: the cleaner keeps that batch,
+    /// even empty. Appends after the call only add later batches, so a batch that was not a
+    /// producer's last never becomes it.
+    pub fn producer_last_offsets(&self) -> HashMap<i64, i64> {
+        let state = self.state.lock();
+        state
+            .producers
+            .producers()
+            .into_iter()
+            .filter_map(|(id, entry)| entry.batches().last().map(|batch| (id, batch.last_offset)))
+            .collect()
     }
 
     /// Swaps `cleaned` (written with [`CLEANED_SUFFIX`] names, sealed and fsynced) into the

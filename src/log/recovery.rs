@@ -96,9 +96,7 @@ fn finish(mut segments: Vec<Segment>, recovered: &[usize]) -> Result<LoadedSegme
 /// Removes every segment of a log (its start lies past everything it holds).
 pub(super) fn delete_all_segments(dir: &Path) -> io::Result<()> {
     for base in list_segment_bases(dir)? {
-        for extension in ["log", "index", "timeindex"] {
-            remove_if_present(&dir.join(super::segment::file_name(base, extension)))?;
-        }
+        super::segment::delete_segment_files(dir, base, "")?;
     }
     super::checkpoint::sync_dir(dir)
 }
@@ -116,9 +114,7 @@ fn complete_interrupted_swaps(options: &OpenLog) -> io::Result<()> {
     let mut regular = Vec::new();
     for entry in std::fs::read_dir(&options.dir)? {
         let name = entry?.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some((stem, extension)) = name.split_once('.') else { continue };
-        let Some(base) = (stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten() else {
+        let Some((Some(base), extension)) = name.to_str().and_then(parse_file_name) else {
             continue;
         };
         match extension {
@@ -152,9 +148,7 @@ fn complete_interrupted_swaps(options: &OpenLog) -> io::Result<()> {
 fn delete_later_segments(options: &OpenLog, bases: &[i64]) -> io::Result<()> {
     for &base in bases {
         tracing::warn!(partition = %options.topic_partition, base_offset = base, "deleting a segment after a corrupt one");
-        for extension in ["log", "index", "timeindex"] {
-            remove_if_present(&options.dir.join(super::segment::file_name(base, extension)))?;
-        }
+        super::segment::delete_segment_files(&options.dir, base, "")?;
     }
     Ok(())
 }
@@ -168,18 +162,23 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
 
 /// Lists segment base offsets in `dir`, ascending, and removes leftovers: index files
 /// without a log file and temporary files.
+/// A file name's segment base offset (its 20-digit stem, if it has one) and its extension,
+/// suffixes included (`log`, `index.swap`).
+fn parse_file_name(name: &str) -> Option<(Option<i64>, &str)> {
+    let (stem, extension) = name.split_once('.')?;
+    Some(((stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten(), extension))
+}
+
 fn list_segment_bases(dir: &Path) -> io::Result<Vec<i64>> {
     let mut logs = Vec::new();
     let mut indexes = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        let Some((base, extension)) =
+            path.file_name().and_then(|name| name.to_str()).and_then(parse_file_name)
+        else {
             continue;
         };
-        let Some((stem, extension)) = name.split_once('.') else {
-            continue;
-        };
-        let base = (stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten();
         match (base, extension) {
             (Some(base), "log") => logs.push(base),
             (Some(base), "index" | "timeindex") => indexes.push((base, path)),

@@ -485,18 +485,9 @@ impl Segment {
     /// Deletes this segment's files from `dir` (it has been taken out of its log). Failures are
     /// logged: the files lie below the log start, so the next start removes them.
     pub fn delete_files(&self, dir: &Path) {
-        for path in [
-            log_path(dir, self.base_offset),
-            index_path(dir, self.base_offset),
-            time_index_path(dir, self.base_offset),
-        ] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "deleting a retired segment file failed");
-                }
-            }
+        if let Err(error) = delete_segment_files(dir, self.base_offset, "") {
+            tracing::warn!(dir = %dir.display(), base_offset = self.base_offset, %error,
+                "deleting a retired segment's files failed");
         }
     }
 

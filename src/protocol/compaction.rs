@@ -140,11 +140,12 @@ pub fn filter_batch(
     }
     let base_timestamp = horizon.unwrap_or(header.base_timestamp);
     let mut section = BytesMut::with_capacity(records.len());
+    let mut body = BytesMut::new();
     for record in &kept {
         if base_timestamp == header.base_timestamp || header.is_log_append_time() {
             section.put_slice(record.bytes);
         } else {
-            let mut body = BytesMut::with_capacity(record.bytes.len() + 8);
+            body.clear();
             body.put_u8(record.attributes);
             put_varint(&mut body, record.view.timestamp.wrapping_sub(base_timestamp));
             body.put_slice(record.after_timestamp);
@@ -231,11 +232,16 @@ mod tests {
 
     /// Records k0..k5 at offsets 100..106 and timestamps 1000.., with k2 and k4 tombstones.
     fn batch(compression: CrateCompression) -> Vec<u8> {
-        crate_batch_with(compression, 100, 1000, 6, |index| {
+        crate_batch_with(compression, 100, 6, from(1000), |index| {
             let key = format!("k{index}").into_bytes();
             let value = (index % 2 == 1 || index == 0).then(|| format!("v{index}").into_bytes());
             (Some(key), value)
         })
+    }
+
+    /// Timestamps `start`, `start + 1`, ... by record index.
+    fn from(start: i64) -> impl Fn(usize) -> i64 {
+        move |index| start + i64::try_from(index).unwrap()
     }
 
     fn context(now_ms: i64) -> FilterContext {
@@ -286,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_batch_with_nothing_to_drop_is_unchanged_and_an_emptied_one_goes() {
-        let original = crate_batch_with(CrateCompression::None, 0, 10, 3, |index| {
+        let original = crate_batch_with(CrateCompression::None, 0, 3, from(10), |index| {
             (Some(format!("k{index}").into_bytes()), Some(b"v".to_vec()))
         });
         let header = BatchHeader::parse(&original).unwrap();
@@ -309,7 +315,7 @@ mod tests {
 
     #[test]
     fn records_past_the_key_map_are_all_kept() {
-        let original = crate_batch_with(CrateCompression::None, 10, 10, 4, |index| {
+        let original = crate_batch_with(CrateCompression::None, 10, 4, from(10), |index| {
             ((index != 3).then(|| b"k".to_vec()), (index != 2).then(|| b"v".to_vec()))
         });
         let header = BatchHeader::parse(&original).unwrap();
@@ -324,7 +330,7 @@ mod tests {
 
     #[test]
     fn records_without_keys_are_dropped() {
-        let original = crate_batch_with(CrateCompression::None, 0, 10, 2, |index| {
+        let original = crate_batch_with(CrateCompression::None, 0, 2, from(10), |index| {
             ((index == 1).then(|| b"k".to_vec()), Some(b"v".to_vec()))
         });
         let header = BatchHeader::parse(&original).unwrap();

@@ -13,58 +13,36 @@ pub(crate) fn crate_batch(
     value: impl Fn(usize) -> Bytes,
     timestamp: impl Fn(usize) -> i64,
 ) -> Vec<u8> {
-    let records: Vec<Record> = (0..count)
-        .map(|index| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i64::try_from(index).unwrap(),
-            // The crate groups records into one batch only while offset - sequence is constant.
-            sequence: i32::try_from(index).unwrap(),
-            timestamp: timestamp(index),
-            key: Some(Bytes::from(format!("key-{index}"))),
-            value: Some(value(index)),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions { version: 2, compression },
-    )
-    .unwrap();
-    buf.to_vec()
+    crate_batch_with(compression, 0, count, timestamp, |index| {
+        (Some(format!("key-{index}").into_bytes()), Some(value(index).to_vec()))
+    })
 }
 
-/// A stored-style batch at `base_offset` built by the crate's encoder: record i has the
-/// timestamp `base_timestamp + i` and the key and value `record(i)` gives.
+/// A batch at `base_offset` built by the crate's encoder: record i has the timestamp
+/// `timestamp(i)` and the key and value `record(i)` gives.
 pub(crate) fn crate_batch_with(
     compression: Compression,
     base_offset: i64,
-    base_timestamp: i64,
     count: usize,
+    timestamp: impl Fn(usize) -> i64,
     record: impl Fn(usize) -> (Option<Vec<u8>>, Option<Vec<u8>>),
 ) -> Vec<u8> {
     let records: Vec<Record> = (0..count)
         .map(|index| {
             let (key, value) = record(index);
-            let delta = i64::try_from(index).unwrap();
             Record {
                 transactional: false,
                 control: false,
                 delete_horizon: false,
-                partition_leader_epoch: 0,
+                partition_leader_epoch: -1,
                 producer_id: -1,
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
-                offset: base_offset + delta,
+                offset: base_offset + i64::try_from(index).unwrap(),
+                // The crate groups records into one batch only while offset - sequence is
+                // constant.
                 sequence: i32::try_from(index).unwrap(),
-                timestamp: base_timestamp + delta,
+                timestamp: timestamp(index),
                 key: key.map(Bytes::from),
                 value: value.map(Bytes::from),
                 headers: Default::default(),
